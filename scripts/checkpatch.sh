@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs the kernel's checkpatch.pl over the project's C sources and headers.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+KSRC=$(cat "$WQ_CACHE/src/$WQ_KPKG.stamp" 2>/dev/null) || die "no kernel source: run make setup"
+cd "$WQ_ROOT"
+mapfile -t files < <(git ls-files '*.c' '*.h' 2>/dev/null || find src samples tests -name '*.[ch]')
+[ ${#files[@]} -gt 0 ] || die "no C files found"
+# An out-of-tree module must build against several kernels: LINUX_VERSION_CODE tests in the
+# compatibility section of workqueue_helpers.c are the point, not a mistake.
+"$KSRC/scripts/checkpatch.pl" --no-tree --quiet --strict --show-types \
+	--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f "${files[@]}" ||
+	die "checkpatch found problems"
+echo ">>> checkpatch: ${#files[@]} C files clean"

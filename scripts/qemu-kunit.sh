@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# qemu-kunit.sh run|check KDIR
+#
+# Boots the test kernel under QEMU with an initramfs of busybox and this project's modules.
+#   run:   loads the sample, shows its log lines, unloads it.
+#   check: loads the test modules (their KUnit suites run at insmod), unloads them, scans
+#          for leaks, then parses the console with the kernel's own kunit.py.
+# Either mode fails on any kernel report (WARNING, BUG, Oops, KASAN, lockdep, kmemleak,
+# debug-objects, hung task) anywhere in the console, and every boot has a time limit.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+MODE=$1
+KDIR=$(cd "$2" && pwd)
+OUT="$WQ_ROOT/.build/$MODE"
+BOOT_TIMEOUT=${WQ_BOOT_TIMEOUT:-600}
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+# An out-of-tree (O=) build directory links its source tree as `source`.
+KSRC=$KDIR
+[ -e "$KDIR/source" ] && KSRC=$(cd "$KDIR/source" && pwd -P)
+
+case "$MODE" in
+run) MODULES=(samples/rust_wq_sample) ;;
+check) MODULES=(tests/rust_wq_test samples/rust_wq_sample) ;;
+*) die "usage: $0 run|check KDIR" ;;
+esac
+
+# --- initramfs -------------------------------------------------------------------------
+root="$OUT/initramfs"
+mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+names=()
+for m in "${MODULES[@]}"; do
+	[ -f "$WQ_ROOT/$m.ko" ] || die "$m.ko is not built"
+	cp "$WQ_ROOT/$m.ko" "$root/lib/modules/"
+	names+=("$(basename "$m")")
+done
+
+cat >"$root/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+echo "WQ-BEGIN"
+for m in ${names[*]}; do
+	insmod /lib/modules/\$m.ko || echo "WQ-ERROR: insmod \$m failed"
+done
+for m in ${names[*]}; do
+	rmmod \$m || echo "WQ-ERROR: rmmod \$m failed"
+done
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	# kmemleak only reports objects older than 5 s; wait them out, then scan.
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+	echo "WQ-KMEMLEAK-SCANNED"
+fi
+echo "WQ-END"
+reboot -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.cpio.gz"
+
+# --- boot ------------------------------------------------------------------------------
+console="$OUT/console.log"
+log "booting $(basename "$KDIR") with ${names[*]} (limit ${BOOT_TIMEOUT}s)"
+start=$(date +%s.%N)
+set +e
+timeout --foreground -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp 2 -m 1G \
+	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 kunit.filter_glob=workqueue*" \
+	-nographic -no-reboot -monitor none </dev/null | tr -d '\r' >"$console"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+boot_s=$(echo "$(date +%s.%N) - $start" | bc)
+log "QEMU exited ($qemu_rc) after ${boot_s%.*}s; console in $console"
+
+failed=0
+if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
+	echo "FAIL: the boot hit its ${BOOT_TIMEOUT}s time limit" >&2
+	failed=1
+fi
+grep -q '^WQ-END' "$console" || {
+	echo "FAIL: the init script did not finish (see the console tail below)" >&2
+	tail -40 "$console" >&2
+	failed=1
+}
+if grep -n 'WQ-ERROR' "$console" >&2; then
+	failed=1
+fi
+
+# --- kernel reports --------------------------------------------------------------------
+# Anything here fails the run, whatever KUnit said.
+REPORTS='WARNING:|BUG:|Oops|KASAN|possible (circular|recursive) locking|inconsistent lock state|'
+REPORTS+='lockdep|unreferenced object|ODEBUG|blocked for more than|hung_task|'
+REPORTS+='Kernel panic|Call Trace:|general protection|enqueued on deprecated workqueue|'
+REPORTS+='suspected memory leak'
+# Boot banners that merely announce a detector is on. Boot-time KUnit runs only our suites
+# (kunit.filter_glob), so the kernel's own tests cannot add reports of their own.
+BENIGN='KernelAddressSanitizer initialized|kmemleak: Kernel memory leak detector initialized|'
+BENIGN+='Lock dependency validator|lockdep: fixed|... MAX_LOCK|... MAX_LOCKDEP|'
+BENIGN+='... CHAINHASH|... CLASSHASH|RCU lockdep checking is enabled'
+if grep -nE "$REPORTS" "$console" | grep -vE "$BENIGN" >"$OUT/reports.txt"; then
+	echo "FAIL: kernel reports in the console:" >&2
+	cat "$OUT/reports.txt" >&2
+	failed=1
+fi
+
+if [ "$MODE" = run ]; then
+	echo "----- kernel log of the sample -----"
+	grep -E 'rust_wq_sample' "$console" || true
+	echo "------------------------------------"
+	exit $failed
+fi
+
+# --- KUnit -----------------------------------------------------------------------------
+# The boot-time executor prints an empty KTAP block first; parse what our modules printed.
+sed -n '/^WQ-BEGIN/,/^WQ-END/p' "$console" >"$OUT/ktap.log"
+set +e
+python3 "$KSRC/tools/testing/kunit/kunit.py" parse --json="$OUT/kunit.json" "$OUT/ktap.log" \
+	>"$OUT/kunit-summary.txt" 2>&1
+kunit_rc=$?
+set -e
+grep -vE '^\{|^ *"' "$OUT/kunit-summary.txt" | sed -n '/=====/,$p' || true
+[ $kunit_rc -eq 0 ] || {
+	echo "FAIL: kunit.py reported failures (exit $kunit_rc)" >&2
+	failed=1
+}
+
+# Every suite declared in tests/ must have run.
+expected=$( (grep -rhoE 'kunit_tests\([a-z0-9_]+\)' "$WQ_ROOT/tests" --include='*.rs' \
+	--exclude-dir=demo --exclude-dir=generated |
+	sed 's/kunit_tests(\(.*\))/\1/'; echo workqueue_doctests) | sort -u)
+python3 "$WQ_ROOT/scripts/kunit-totals.py" "$OUT/kunit.json" $expected || failed=1
+exit $failed
