@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel-version compatibility, Rust side: the one place that knows where kernel items
+//! live in each supported kernel. The C side of it is at the top of `workqueue_helpers.c`.
+//!
+//! Targets: Linux 7.3 (default) and, next, the 6.12 LTS. Code elsewhere imports these names
+//! from here instead of from their kernel paths.
+
+/// Reference-counted objects and their owning pointer (in `kernel::types` before 6.18).
+pub use kernel::sync::aref::{
+    ARef,
+    AlwaysRefCounted, //
+};

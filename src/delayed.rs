@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Delayed work items: a `delayed_work` (a `work_struct` plus the timer that queues it)
+//! embedded in a Rust struct.
+//!
+//! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
+
+use core::marker::PhantomData;
+
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        Arc,
+        LockClassKey, //
+    },
+    types::Opaque, //
+};
+
+use super::{
+    compat::{
+        ARef,
+        AlwaysRefCounted, //
+    },
+    helpers,
+    HasWork,
+    RawWorkItem,
+    Work,
+    WorkItem,
+    WorkItemPointer, //
+};
+
+/// Creates a [`DelayedWork`] initialiser with lockdep classes of its own for this call site.
+///
+/// The work and its timer each get a class; the optional name (default `file:line`) names
+/// the work, and the timer is named after it with a `_timer` suffix.
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::{
+///     impl_has_delayed_work,
+///     new_delayed_work,
+///     DelayedWork,
+///     WorkItem, //
+/// };
+/// use kernel::sync::Arc;
+///
+/// #[pin_data]
+/// struct Watchdog {
+///     #[pin]
+///     timeout: DelayedWork<Watchdog>,
+/// }
+///
+/// impl_has_delayed_work! {
+///     impl HasDelayedWork<Self> for Watchdog { self.timeout }
+/// }
+///
+/// impl WorkItem for Watchdog {
+///     type Pointer = Arc<Watchdog>;
+///
+///     fn run(_this: Arc<Watchdog>) {}
+/// }
+///
+/// let dog = Arc::pin_init(
+///     pin_init!(Watchdog { timeout <- new_delayed_work!("Watchdog::timeout") }),
+///     GFP_KERNEL,
+/// )?;
+/// assert!(!dog.timeout.is_pending());
+/// # Ok::<(), Error>(())
+/// ```
+macro_rules! new_delayed_work {
+    () => {
+        $crate::workqueue::DelayedWork::new(
+            ::kernel::optional_name!(),
+            ::kernel::static_lock_class!(),
+            ::kernel::c_str!(::core::concat!(
+                ::core::file!(),
+                ":",
+                ::core::line!(),
+                "_timer"
+            )),
+            ::kernel::static_lock_class!(),
+        )
+    };
+    ($name:literal) => {
+        $crate::workqueue::DelayedWork::new(
+            ::kernel::c_str!($name),
+            ::kernel::static_lock_class!(),
+            ::kernel::c_str!(::core::concat!($name, "_timer")),
+            ::kernel::static_lock_class!(),
+        )
+    };
+}
+pub(crate) use new_delayed_work;
+
+/// A `struct delayed_work` embedded in a `T`: work that is queued when its timer expires.
+///
+/// It is queued with [`Queue::enqueue_delayed`](super::Queue::enqueue_delayed); a plain
+/// [`Queue::enqueue`](super::Queue::enqueue) queues it at once (a delay of zero). It has
+/// exactly the size and alignment of `struct delayed_work`.
+///
+/// # Invariants
+///
+/// `dwork` was initialised by [`DelayedWork::new`]: its work function is `T::Pointer::run`
+/// and its timer function is the C `delayed_work_timer_fn`.
+///
+/// # Examples
+///
+/// See [`new_delayed_work!`] and [`Queue::enqueue_delayed`](super::Queue::enqueue_delayed).
+#[pin_data]
+#[repr(transparent)]
+pub struct DelayedWork<T: ?Sized, const ID: u64 = 0> {
+    #[pin]
+    dwork: Opaque<bindings::delayed_work>,
+    _item: PhantomData<T>,
+}
+
+// SAFETY: As for `Work`: the C side synchronises every access, and no `T` is held.
+unsafe impl<T: ?Sized, const ID: u64> Send for DelayedWork<T, ID> {}
+
+// SAFETY: As for `Work`: every operation through `&DelayedWork` goes to thread-safe C code.
+unsafe impl<T: ?Sized, const ID: u64> Sync for DelayedWork<T, ID> {}
+
+const _: () = {
+    assert!(size_of::<DelayedWork<()>>() == size_of::<bindings::delayed_work>());
+    assert!(align_of::<DelayedWork<()>>() == align_of::<bindings::delayed_work>());
+};
+
+impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
+    /// Creates an initialiser for a delayed item that runs `T::run` with the item's pointer.
+    ///
+    /// Prefer [`new_delayed_work!`], which provides names and lockdep classes.
+    #[inline]
+    pub fn new(
+        name: &'static CStr,
+        key: Pin<&'static LockClassKey>,
+        timer_name: &'static CStr,
+        timer_key: Pin<&'static LockClassKey>,
+    ) -> impl PinInit<Self>
+    where
+        T: WorkItem<ID>,
+    {
+        pin_init!(Self {
+            dwork <- Opaque::ffi_init(|slot| {
+                // SAFETY: `slot` is valid for writes and pinned; `T::Pointer::run` may be the
+                // work function by the contract of `WorkItemPointer`; names and keys are
+                // `'static`. The helper sets `delayed_work_timer_fn` as the timer function.
+                // INVARIANT: Both functions are set as the type invariants say.
+                unsafe {
+                    helpers::wq_rs_init_delayed_work(
+                        slot,
+                        Some(T::Pointer::run),
+                        name.as_char_ptr(),
+                        key.as_ptr(),
+                        timer_name.as_char_ptr(),
+                        timer_key.as_ptr(),
+                    )
+                }
+            }),
+            _item: PhantomData,
+        })
+    }
+
+    /// Returns the `work_struct` inside the `DelayedWork` that `ptr` points at, as a `Work`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point at a valid `DelayedWork<T, ID>`.
+    #[inline]
+    pub unsafe fn raw_as_work(ptr: *const Self) -> *mut Work<T, ID> {
+        // SAFETY: The caller promises `ptr` is valid, so projecting to fields is in bounds.
+        let dwork = unsafe { Opaque::cast_into(&raw const (*ptr).dwork) };
+        // CAST: `Work<T, ID>` is transparent over `work_struct`.
+        // SAFETY: `dwork` is valid, so is its `work` field.
+        unsafe { &raw mut (*dwork).work }.cast()
+    }
+
+    /// Returns the raw `delayed_work`.
+    #[inline]
+    pub fn as_raw(&self) -> *mut bindings::delayed_work {
+        self.dwork.get()
+    }
+
+    /// Returns whether the item is pending: its timer is armed or it is queued.
+    #[inline]
+    pub fn is_pending(&self) -> bool {
+        // SAFETY: The `delayed_work` is initialised by the type invariants.
+        unsafe { helpers::wq_rs_work_pending(&raw mut (*self.as_raw()).work) }
+    }
+}
+
+/// Declares that the [`Work`] of [`HasWork`] is the `work` of a [`DelayedWork`].
+///
+/// # Safety
+///
+/// The `Work<T, ID>` that [`HasWork::raw_get_work`] returns must be inside a
+/// `DelayedWork<T, ID>`. Use [`impl_has_delayed_work!`].
+pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
+
+/// Implements [`HasDelayedWork`] (and [`HasWork`]) from the name of a [`DelayedWork`] field.
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::{
+///     impl_has_delayed_work,
+///     DelayedWork, //
+/// };
+///
+/// struct Engine {
+///     timeout: DelayedWork<Engine>,
+/// }
+///
+/// impl_has_delayed_work! {
+///     impl HasDelayedWork<Self> for Engine { self.timeout }
+/// }
+/// ```
+macro_rules! impl_has_delayed_work {
+    ($(impl$({$($generics:tt)*})?
+       HasDelayedWork<$work_type:ty $(, $id:tt)?>
+       for $self:ty
+       { self.$field:ident }
+    )*) => {$(
+        // SAFETY: `HasWork` below hands out the `work` of the `$field` field, whose type the
+        // compiler checks to be `DelayedWork<$work_type, $id>`.
+        unsafe impl$(<$($generics)+>)?
+            $crate::workqueue::HasDelayedWork<$work_type $(, $id)?> for $self {}
+
+        // SAFETY: Both functions go through the same field and `DelayedWork::raw_as_work`, and
+        // the second undoes the first, so they are inverses.
+        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasWork<$work_type $(, $id)?>
+            for $self
+        {
+            #[inline]
+            unsafe fn raw_get_work(
+                ptr: *mut Self,
+            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
+                // SAFETY: The caller promises `ptr` points at a valid `Self`.
+                let dwork = unsafe { &raw mut (*ptr).$field };
+                // SAFETY: `dwork` points at a valid `DelayedWork`.
+                unsafe { $crate::workqueue::DelayedWork::raw_as_work(dwork) }
+            }
+
+            #[inline]
+            unsafe fn work_container_of(
+                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
+            ) -> *mut Self {
+                // SAFETY: The caller promises `ptr` is the work of the `$field` field of a
+                // valid `Self`, so it sits in a `delayed_work`.
+                let work = unsafe { $crate::workqueue::Work::raw_get(ptr) };
+                // SAFETY: As above.
+                let dwork = unsafe {
+                    ::kernel::container_of!(work, ::kernel::bindings::delayed_work, work)
+                };
+                // CAST: `DelayedWork` is transparent over `delayed_work`.
+                let dwork = dwork.cast::<$crate::workqueue::DelayedWork<$work_type $(, $id)?>>();
+                // SAFETY: As above.
+                unsafe { ::kernel::container_of!(dwork, Self, $field) }
+            }
+        }
+    )*};
+}
+pub(crate) use impl_has_delayed_work;
+
+/// A work item whose `work_struct` is the `work` of a `delayed_work`.
+///
+/// # Safety
+///
+/// The `work_struct` that [`RawWorkItem::__enqueue`] passes on must be the `work` field of a
+/// `delayed_work`, and the whole `delayed_work` must stay valid as long as the `work_struct`.
+pub unsafe trait RawDelayedWorkItem<const ID: u64>: RawWorkItem<ID> {}
+
+// SAFETY: `HasDelayedWork` guarantees the `work_struct` sits in a `delayed_work` inside the
+// same allocation, which the `Arc` keeps alive.
+unsafe impl<T, const ID: u64> RawDelayedWorkItem<ID> for Arc<T> where
+    T: WorkItem<ID, Pointer = Self> + HasDelayedWork<T, ID>
+{
+}
+
+// SAFETY: As for `Arc`, inside the box's allocation.
+unsafe impl<T, const ID: u64> RawDelayedWorkItem<ID> for Pin<KBox<T>> where
+    T: WorkItem<ID, Pointer = Self> + HasDelayedWork<T, ID>
+{
+}
+
+// SAFETY: As for `Arc`, inside the reference-counted object.
+unsafe impl<T, const ID: u64> RawDelayedWorkItem<ID> for ARef<T> where
+    T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasDelayedWork<T, ID>
+{
+}

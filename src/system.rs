@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel's system-wide workqueues.
+//!
+//! They live as long as the kernel, so they hand out `&'static Queue`, on which delayed work
+//! may be queued freely. Where the kernel has `system_percpu_wq` and `system_dfl_wq` (6.17
+//! and later), [`system`] and [`system_unbound`] use them: the older `system_wq` and
+//! `system_unbound_wq` are deprecated and print a warning when work is queued on them.
+//!
+//! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
+
+use kernel::bindings;
+
+use super::{
+    helpers,
+    Queue, //
+};
+
+/// Returns the queue the C pointer `wq` names.
+///
+/// # Safety
+///
+/// `wq` must be one of the kernel's system queues, which are set up at boot and never freed.
+unsafe fn system_queue(wq: *mut bindings::workqueue_struct) -> &'static Queue {
+    // SAFETY: By the caller's promise `wq` is valid forever.
+    unsafe { Queue::from_raw(wq) }
+}
+
+/// The system per-CPU queue, for short items (`system_percpu_wq`).
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::system;
+///
+/// system().try_spawn(GFP_KERNEL, || pr_info!("ran on the system queue\n"))?;
+/// system().flush();
+/// # Ok::<(), Error>(())
+/// ```
+pub fn system() -> &'static Queue {
+    // SAFETY: The helper returns a system queue (per-CPU, not deprecated where possible).
+    unsafe { system_queue(helpers::wq_rs_system_percpu()) }
+}
+
+/// The system queue for items that must run soon (`system_highpri_wq`).
+pub fn system_highpri() -> &'static Queue {
+    // SAFETY: `system_highpri_wq` is a system queue.
+    unsafe { system_queue(bindings::system_highpri_wq) }
+}
+
+/// The system queue for items that may run for a long time (`system_long_wq`).
+pub fn system_long() -> &'static Queue {
+    // SAFETY: `system_long_wq` is a system queue.
+    unsafe { system_queue(bindings::system_long_wq) }
+}
+
+/// The system queue not bound to any CPU (`system_dfl_wq`).
+pub fn system_unbound() -> &'static Queue {
+    // SAFETY: The helper returns a system queue (unbound, not deprecated where possible).
+    unsafe { system_queue(helpers::wq_rs_system_dfl()) }
+}
+
+/// The system queue frozen during suspend (`system_freezable_wq`).
+pub fn system_freezable() -> &'static Queue {
+    // SAFETY: `system_freezable_wq` is a system queue.
+    unsafe { system_queue(bindings::system_freezable_wq) }
+}
+
+/// The system queue that trades locality for power (`system_power_efficient_wq`).
+pub fn system_power_efficient() -> &'static Queue {
+    // SAFETY: `system_power_efficient_wq` is a system queue.
+    unsafe { system_queue(bindings::system_power_efficient_wq) }
+}
+
+/// The freezable power-efficient system queue (`system_freezable_power_efficient_wq`).
+pub fn system_freezable_power_efficient() -> &'static Queue {
+    // SAFETY: `system_freezable_power_efficient_wq` is a system queue.
+    unsafe { system_queue(bindings::system_freezable_power_efficient_wq) }
+}
+
+/// The system queue that runs items in softirq context (`system_bh_wq`).
+///
+/// Its items must not sleep.
+pub fn system_bh() -> &'static Queue {
+    // SAFETY: `system_bh_wq` is a system queue.
+    unsafe { system_queue(bindings::system_bh_wq) }
+}
+
+/// The high-priority softirq system queue (`system_bh_highpri_wq`).
+pub fn system_bh_highpri() -> &'static Queue {
+    // SAFETY: `system_bh_highpri_wq` is a system queue.
+    unsafe { system_queue(bindings::system_bh_highpri_wq) }
+}
+
+/// The per-CPU system queue (`system_percpu_wq`); the same queue as [`system`].
+pub fn system_percpu() -> &'static Queue {
+    system()
+}
+
+/// The default unbound system queue (`system_dfl_wq`); the same queue as [`system_unbound`].
+pub fn system_dfl() -> &'static Queue {
+    system_unbound()
+}

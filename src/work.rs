@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Work items: a `work_struct` embedded in a Rust struct, and the pointer kinds that own it
+//! while it is queued.
+//!
+//! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
+
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        Arc,
+        LockClassKey, //
+    },
+    types::Opaque, //
+};
+
+use super::{
+    compat::{
+        ARef,
+        AlwaysRefCounted, //
+    },
+    helpers,
+};
+
+/// Creates a [`Work`] initialiser with a lockdep class of its own for this call site.
+///
+/// The optional name is what lockdep reports; it defaults to `file:line` of the call.
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::{
+///     impl_has_work,
+///     new_work,
+///     Work,
+///     WorkItem, //
+/// };
+/// use kernel::sync::Arc;
+///
+/// #[pin_data]
+/// struct Job {
+///     #[pin]
+///     work: Work<Job>,
+/// }
+///
+/// impl_has_work! {
+///     impl HasWork<Self> for Job { self.work }
+/// }
+///
+/// impl WorkItem for Job {
+///     type Pointer = Arc<Job>;
+///
+///     fn run(_this: Arc<Job>) {}
+/// }
+///
+/// let job = Arc::pin_init(pin_init!(Job { work <- new_work!("Job::work") }), GFP_KERNEL)?;
+/// assert!(!job.work.is_pending());
+/// # Ok::<(), Error>(())
+/// ```
+macro_rules! new_work {
+    ($($name:literal)?) => {
+        $crate::workqueue::Work::new(
+            ::kernel::optional_name!($($name)?),
+            ::kernel::static_lock_class!(),
+        )
+    };
+}
+pub(crate) use new_work;
+
+/// A `struct work_struct` embedded in a `T`, which the work runs on.
+///
+/// `ID` tells apart several `Work` fields of one struct; each needs its own [`HasWork`] and
+/// [`WorkItem`] implementation with that `ID`.
+///
+/// `Work<T, ID>` has exactly the size and alignment of `struct work_struct`: the Rust item
+/// costs what the C item costs.
+///
+/// # Invariants
+///
+/// `work` was initialised by [`Work::new`], with `T::Pointer::run` as its function.
+///
+/// # Examples
+///
+/// See [`new_work!`] and the [module documentation](crate::workqueue).
+#[pin_data]
+#[repr(transparent)]
+pub struct Work<T: ?Sized, const ID: u64 = 0> {
+    #[pin]
+    work: Opaque<bindings::work_struct>,
+    _item: PhantomData<T>,
+}
+
+// SAFETY: A `work_struct` is used from whichever thread queues, runs or cancels it; the C side
+// synchronises every access. `Work` holds no `T`, so `T` needs no bound.
+unsafe impl<T: ?Sized, const ID: u64> Send for Work<T, ID> {}
+
+// SAFETY: Every operation through `&Work` goes to the C workqueue code, which is thread-safe.
+unsafe impl<T: ?Sized, const ID: u64> Sync for Work<T, ID> {}
+
+const _: () = {
+    assert!(size_of::<Work<()>>() == size_of::<bindings::work_struct>());
+    assert!(align_of::<Work<()>>() == align_of::<bindings::work_struct>());
+};
+
+impl<T: ?Sized, const ID: u64> Work<T, ID> {
+    /// Creates an initialiser for a work item that runs `T::run` with the item's pointer.
+    ///
+    /// Prefer [`new_work!`], which provides a name and a lockdep class for the call site.
+    #[inline]
+    pub fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self>
+    where
+        T: WorkItem<ID>,
+    {
+        pin_init!(Self {
+            work <- Opaque::ffi_init(|slot| {
+                // SAFETY: `slot` is valid for writes and pinned. `T::Pointer::run` may be the
+                // function of this `work_struct` by the contract of `WorkItemPointer`, and the
+                // name and key are `'static`.
+                // INVARIANT: The work is initialised with `T::Pointer::run`.
+                unsafe {
+                    helpers::wq_rs_init_work(
+                        slot,
+                        Some(T::Pointer::run),
+                        name.as_char_ptr(),
+                        key.as_ptr(),
+                    )
+                }
+            }),
+            _item: PhantomData,
+        })
+    }
+
+    /// Returns the `work_struct` inside the `Work` that `ptr` points at.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point at a valid `Work<T, ID>`.
+    #[inline]
+    pub unsafe fn raw_get(ptr: *const Self) -> *mut bindings::work_struct {
+        // SAFETY: The caller promises `ptr` is valid, so projecting to a field is in bounds.
+        unsafe { Opaque::cast_into(&raw const (*ptr).work) }
+    }
+
+    /// Returns the raw `work_struct`.
+    #[inline]
+    pub fn as_raw(&self) -> *mut bindings::work_struct {
+        self.work.get()
+    }
+
+    /// Returns whether the item is queued (or its delay is running), that is, pending.
+    ///
+    /// The answer can be stale by the time the caller looks at it.
+    #[inline]
+    pub fn is_pending(&self) -> bool {
+        // SAFETY: The `work_struct` is initialised by the type invariants.
+        unsafe { helpers::wq_rs_work_pending(self.as_raw()) }
+    }
+}
+
+/// Declares that a struct holds a [`Work<T, ID>`] field.
+///
+/// # Safety
+///
+/// `raw_get_work` and `work_container_of` must be inverses: the first returns the address of
+/// the same `Work<T, ID>` field for every call with the same `ptr`, and the second, given
+/// that field's address, returns the address of the struct that holds it. Use
+/// [`impl_has_work!`], which writes them from the field name.
+pub unsafe trait HasWork<T, const ID: u64 = 0> {
+    /// Returns the `Work` field of the struct that `ptr` points at.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point at a valid `Self`.
+    unsafe fn raw_get_work(ptr: *mut Self) -> *mut Work<T, ID>;
+
+    /// Returns the struct that holds the `Work` field that `ptr` points at.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point at the `Work<T, ID>` field of a valid `Self`.
+    unsafe fn work_container_of(ptr: *mut Work<T, ID>) -> *mut Self;
+}
+
+/// Implements [`HasWork`] for a struct from the name of its [`Work`] field.
+///
+/// # Examples
+///
+/// One struct with two work fields, told apart by their `ID`:
+///
+/// ```
+/// use crate::workqueue::{
+///     impl_has_work,
+///     HasWork,
+///     Work, //
+/// };
+///
+/// struct Device {
+///     reset: Work<Device, 1>,
+///     poll: Work<Device, 2>,
+/// }
+///
+/// impl_has_work! {
+///     impl HasWork<Device, 1> for Device { self.reset }
+///     impl HasWork<Device, 2> for Device { self.poll }
+/// }
+///
+/// fn offset_of_poll(dev: *mut Device) -> usize {
+///     // SAFETY: Only addresses are computed; nothing is dereferenced for real.
+///     let work = unsafe { <Device as HasWork<Device, 2>>::raw_get_work(dev) };
+///     work as usize - dev as usize
+/// }
+/// let dev = core::mem::MaybeUninit::<Device>::uninit();
+/// assert_eq!(offset_of_poll(dev.as_ptr().cast_mut()), core::mem::offset_of!(Device, poll));
+/// ```
+macro_rules! impl_has_work {
+    ($(impl$({$($generics:tt)*})?
+       HasWork<$work_type:ty $(, $id:tt)?>
+       for $self:ty
+       { self.$field:ident }
+    )*) => {$(
+        // SAFETY: Both functions use the same field, whose type is checked by the compiler to
+        // be `Work<$work_type, $id>`, so they are inverses.
+        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasWork<$work_type $(, $id)?>
+            for $self
+        {
+            #[inline]
+            unsafe fn raw_get_work(
+                ptr: *mut Self,
+            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
+                // SAFETY: The caller promises `ptr` points at a valid `Self`.
+                unsafe { &raw mut (*ptr).$field }
+            }
+
+            #[inline]
+            unsafe fn work_container_of(
+                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
+            ) -> *mut Self {
+                // SAFETY: The caller promises `ptr` is the `$field` field of a valid `Self`.
+                unsafe { ::kernel::container_of!(ptr, Self, $field) }
+            }
+        }
+    )*};
+}
+pub(crate) use impl_has_work;
+
+/// A struct that runs as a work item, owned by `Self::Pointer` while it is queued.
+///
+/// # Examples
+///
+/// See the [module documentation](crate::workqueue).
+pub trait WorkItem<const ID: u64 = 0> {
+    /// The pointer that owns the item while it is queued and is handed to [`WorkItem::run`].
+    type Pointer: WorkItemPointer<ID>;
+
+    /// Runs the work, with the ownership the queue held.
+    fn run(this: Self::Pointer);
+}
+
+/// A pointer kind that can own a queued work item.
+///
+/// # Safety
+///
+/// [`WorkItemPointer::run`] may only be used as the function of `work_struct`s that were
+/// queued through this type's [`RawWorkItem::__enqueue`], and must then take back the
+/// ownership that `__enqueue` gave away.
+pub unsafe trait WorkItemPointer<const ID: u64>: RawWorkItem<ID> {
+    /// The C work function: rebuilds the pointer and calls [`WorkItem::run`].
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a `work_struct` queued by [`RawWorkItem::__enqueue`] of this type, whose
+    /// ownership has not been taken back yet.
+    unsafe extern "C" fn run(ptr: *mut bindings::work_struct);
+}
+
+/// A value that can be queued on a workqueue.
+///
+/// # Safety
+///
+/// [`RawWorkItem::__enqueue`] must give `queue_work_on` a pointer that stays valid for the
+/// duration of the call and, if it returns `true`, until the work function runs (or the item
+/// is cancelled and its ownership taken back). When it returns `false` nothing was queued
+/// and the value must come back in `EnqueueOutput` (or be impossible by construction).
+pub unsafe trait RawWorkItem<const ID: u64> {
+    /// What enqueueing returns: `Err(pointer)` when the item was already pending.
+    type EnqueueOutput;
+
+    /// Gives up the ownership of `self` to a queue through `queue_work_on`.
+    ///
+    /// # Safety
+    ///
+    /// `queue_work_on` must return `true` only if it queued the `work_struct`, `false` only if
+    /// the work was already pending; it must not call the work function itself.
+    unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
+    where
+        F: FnOnce(*mut bindings::work_struct) -> bool;
+}
+
+// SAFETY: `run` is the work function of `Work<T, ID>` fields only (set in `Work::new` through
+// `T::Pointer = Arc<T>`) and rebuilds the `Arc` that `__enqueue` turned into a raw pointer.
+unsafe impl<T, const ID: u64> WorkItemPointer<ID> for Arc<T>
+where
+    T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
+        // CAST: `Work<T, ID>` is transparent over `work_struct`.
+        let work = ptr.cast::<Work<T, ID>>();
+        // SAFETY: The caller promises `ptr` came from `__enqueue`, which took it from the
+        // `Work<T, ID>` field of a `T` through `HasWork`.
+        let item = unsafe { T::work_container_of(work) };
+        // SAFETY: `item` is what `Arc::into_raw` returned in `__enqueue`, and the queue hands
+        // its ownership back exactly once, now.
+        let arc = unsafe { Arc::from_raw(item) };
+        T::run(arc)
+    }
+}
+
+// SAFETY: The `work_struct` lives in the `Arc`'s allocation, kept alive by the reference that
+// `into_raw` leaks until `run` (or the `Err` path here) takes it back.
+unsafe impl<T, const ID: u64> RawWorkItem<ID> for Arc<T>
+where
+    T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    type EnqueueOutput = Result<(), Self>;
+
+    unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
+    where
+        F: FnOnce(*mut bindings::work_struct) -> bool,
+    {
+        let item = Arc::into_raw(self).cast_mut();
+        // SAFETY: `item` points at a live `T`.
+        let work = unsafe { Work::raw_get(T::raw_get_work(item)) };
+        if queue_work_on(work) {
+            Ok(())
+        } else {
+            // SAFETY: Nothing was queued, so the reference is still ours.
+            Err(unsafe { Arc::from_raw(item) })
+        }
+    }
+}
+
+// SAFETY: As for `Arc`: `run` is only the function of `Work<T, ID>` fields of boxed `T`s and
+// rebuilds the box that `__enqueue` leaked.
+unsafe impl<T, const ID: u64> WorkItemPointer<ID> for Pin<KBox<T>>
+where
+    T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
+        // CAST: `Work<T, ID>` is transparent over `work_struct`.
+        let work = ptr.cast::<Work<T, ID>>();
+        // SAFETY: `ptr` is the `Work<T, ID>` field of a boxed `T`, by the caller's promise.
+        let item = unsafe { T::work_container_of(work) };
+        // SAFETY: `item` came from `KBox::into_raw` in `__enqueue`; ownership returns once.
+        let boxed = unsafe { KBox::from_raw(item) };
+        // SAFETY: The box was pinned before `__enqueue` and its contents never moved.
+        T::run(unsafe { Pin::new_unchecked(boxed) })
+    }
+}
+
+// SAFETY: The box is leaked into the queue until `run` rebuilds it, so the `work_struct` stays
+// valid. A box is the only owner of its item, so the item cannot already be pending: a
+// `Pin<KBox<T>>` that exists is not in any queue, and `queue_work_on` cannot return `false`.
+unsafe impl<T, const ID: u64> RawWorkItem<ID> for Pin<KBox<T>>
+where
+    T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    type EnqueueOutput = ();
+
+    unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
+    where
+        F: FnOnce(*mut bindings::work_struct) -> bool,
+    {
+        // SAFETY: The box is turned into a raw pointer, not moved out of.
+        let item = KBox::into_raw(unsafe { Pin::into_inner_unchecked(self) });
+        // SAFETY: `item` points at a live `T`.
+        let work = unsafe { Work::raw_get(T::raw_get_work(item)) };
+        if !queue_work_on(work) {
+            // Unreachable: the box was the item's only owner, so the item was not pending.
+            // Should it happen anyway, the box is still ours: free it rather than leak it.
+            // SAFETY: Nothing was queued, so `item` is still the leaked box.
+            drop(unsafe { KBox::from_raw(item) });
+        }
+    }
+}
+
+// SAFETY: As for `Arc`, with the reference count of an `AlwaysRefCounted` object.
+unsafe impl<T, const ID: u64> WorkItemPointer<ID> for ARef<T>
+where
+    T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
+        // CAST: `Work<T, ID>` is transparent over `work_struct`.
+        let work = ptr.cast::<Work<T, ID>>();
+        // SAFETY: `ptr` is the `Work<T, ID>` field of a `T`, by the caller's promise.
+        let item = unsafe { T::work_container_of(work) };
+        // SAFETY: `work_container_of` of a valid field is a valid, hence non-null, pointer.
+        let item = unsafe { NonNull::new_unchecked(item) };
+        // SAFETY: `item` came from `ARef::into_raw` in `__enqueue`; ownership returns once.
+        T::run(unsafe { ARef::from_raw(item) })
+    }
+}
+
+// SAFETY: The reference that `into_raw` leaks keeps the object, and so the `work_struct`,
+// alive until `run` (or the `Err` path here) takes it back.
+unsafe impl<T, const ID: u64> RawWorkItem<ID> for ARef<T>
+where
+    T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    type EnqueueOutput = Result<(), Self>;
+
+    unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
+    where
+        F: FnOnce(*mut bindings::work_struct) -> bool,
+    {
+        let item = ARef::into_raw(self);
+        // SAFETY: `item` points at a live `T`.
+        let work = unsafe { Work::raw_get(T::raw_get_work(item.as_ptr())) };
+        if queue_work_on(work) {
+            Ok(())
+        } else {
+            // SAFETY: Nothing was queued, so the reference is still ours.
+            Err(unsafe { ARef::from_raw(item) })
+        }
+    }
+}

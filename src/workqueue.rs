@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Work queues: run work items later, in process (or softirq) context, on kernel threads.
+//!
+//! A work item is a struct with an embedded [`Work`] (or [`DelayedWork`]) field that
+//! implements [`WorkItem`]. Queueing it hands its owning pointer (`Arc<T>`, `Pin<KBox<T>>`
+//! or `ARef<T>`) to the queue; the queue hands it back to [`WorkItem::run`]. Queueing an item
+//! that is already pending hands the pointer straight back to the caller.
+//!
+//! The names and semantics follow the kernel crate's `kernel::workqueue`, so code moves
+//! between the two by changing an import.
+//!
+//! # Using the library
+//!
+//! Build `workqueue_helpers.c` into your module and mount this file as `mod workqueue` at your
+//! crate root (the macros refer to `crate::workqueue`):
+//!
+//! ```ignore
+//! #[path = "workqueue/src/workqueue.rs"]
+//! mod workqueue;
+//! ```
+//!
+//! # Examples
+//!
+//! A reference-counted item, queued twice on the system queue:
+//!
+//! ```
+//! use crate::workqueue::{
+//!     impl_has_work,
+//!     new_work,
+//!     system,
+//!     Work,
+//!     WorkItem, //
+//! };
+//! use kernel::sync::{
+//!     Arc,
+//!     Completion, //
+//! };
+//!
+//! #[pin_data]
+//! struct Greeter {
+//!     name: &'static str,
+//!     #[pin]
+//!     done: Completion,
+//!     #[pin]
+//!     work: Work<Greeter>,
+//! }
+//!
+//! impl_has_work! {
+//!     impl HasWork<Self> for Greeter { self.work }
+//! }
+//!
+//! impl WorkItem for Greeter {
+//!     type Pointer = Arc<Greeter>;
+//!
+//!     fn run(this: Arc<Greeter>) {
+//!         pr_info!("hello, {}\n", this.name);
+//!         this.done.complete_all();
+//!     }
+//! }
+//!
+//! let greeter = Arc::pin_init(
+//!     pin_init!(Greeter { name: "world", done <- Completion::new(), work <- new_work!() }),
+//!     GFP_KERNEL,
+//! )?;
+//! system().enqueue(greeter.clone()).map_err(|_| EBUSY)?;
+//! greeter.done.wait_for_completion();
+//! system().flush();
+//! // The queue's reference was dropped after `run`: ours is the only one left.
+//! assert!(Arc::into_unique_or_drop(greeter).is_some());
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
+
+// The library is built into each consumer's crate, so `pub` marks the API the consumer sees,
+// not an export of the module; and not every consumer uses every item.
+#![allow(unreachable_pub, dead_code, unused_imports, unused_macros)]
+
+mod compat;
+mod delay;
+mod delayed;
+mod helpers;
+mod queue;
+mod system;
+mod work;
+
+pub use delay::Delay;
+pub(crate) use delayed::{
+    impl_has_delayed_work,
+    new_delayed_work, //
+};
+pub use delayed::{
+    DelayedWork,
+    HasDelayedWork,
+    RawDelayedWorkItem, //
+};
+pub use queue::Queue;
+pub use system::{
+    system,
+    system_bh,
+    system_bh_highpri,
+    system_dfl,
+    system_freezable,
+    system_freezable_power_efficient,
+    system_highpri,
+    system_long,
+    system_percpu,
+    system_power_efficient,
+    system_unbound, //
+};
+pub(crate) use work::{
+    impl_has_work,
+    new_work, //
+};
+pub use work::{
+    HasWork,
+    RawWorkItem,
+    Work,
+    WorkItem,
+    WorkItemPointer, //
+};

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Prototypes of the test-only helpers; common.rs declares the same on the Rust side. */
+#ifndef WORKQUEUE_RS_TEST_HELPERS_H
+#define WORKQUEUE_RS_TEST_HELPERS_H
+
+#include <linux/types.h>
+
+bool wq_test_in_serving_softirq(void);
+bool wq_test_in_task(void);
+unsigned long wq_test_jiffies(void);
+
+#endif /* WORKQUEUE_RS_TEST_HELPERS_H */
