@@ -50,10 +50,10 @@ doctests:
 modules: doctests
 	+@$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings W=1 modules
 
-fmtcheck:
+fmtcheck: doctests
 	@bash $(SCRIPTS)/rustfmt.sh --check
 
-fmt:
+fmt: doctests
 	@bash $(SCRIPTS)/rustfmt.sh
 
 checkpatch:

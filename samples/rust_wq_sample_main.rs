@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A first look at the workqueue library, as a driver would use it.
+//! A driver-shaped tour of the workqueue library.
 //!
-//! On load it queues a job on the system queue, arms a delayed "heartbeat" on the unbound
-//! system queue, and runs a closure; each reports in the kernel log. On unload nothing is
-//! left pending.
+//! The "device" runs jobs one at a time, in order, on its own ordered queue. Every job gets
+//! a watchdog on a second owned queue: if the job finishes in time it cancels its watchdog;
+//! if not, the watchdog fires and reports the job as late. On unload, the module still has
+//! a job queued and a heartbeat armed for a minute: dropping the queues waits for the job
+//! and cancels the heartbeat, so nothing outlives the module.
 
 use core::sync::atomic::{
-    AtomicU32,
+    AtomicBool,
     Ordering, //
 };
 
@@ -17,20 +19,24 @@ use kernel::{
         Arc,
         Completion, //
     },
-    time::Delta,
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
 };
 
 #[path = "../src/workqueue.rs"]
 mod workqueue;
 
 use workqueue::{
-    impl_has_delayed_work,
+    impl_has_tracked_delayed_work,
     impl_has_work,
-    new_delayed_work,
+    new_tracked_delayed_work,
     new_work,
-    system,
-    system_unbound,
-    DelayedWork,
+    Builder,
+    Delay,
+    OwnedQueue,
+    TrackedDelayedWork,
     Work,
     WorkItem, //
 };
@@ -39,100 +45,179 @@ module! {
     type: WqSample,
     name: "rust_wq_sample",
     authors: ["The workqueue authors"],
-    description: "Sample use of the Rust workqueue library",
+    description: "Sample use of the Rust workqueue library: jobs with watchdogs",
     license: "GPL",
 }
 
-/// A job the driver hands to a queue.
+/// The `ID`s of a job's two work fields.
+const RUN: u64 = 0;
+const WATCHDOG: u64 = 1;
+
+/// A job for the device: it takes `cost_ms` to run, and is late after `timeout_ms`.
 #[pin_data]
 struct Job {
     id: u32,
+    cost_ms: u32,
+    timeout_ms: u32,
+    timed_out: AtomicBool,
     #[pin]
     done: Completion,
     #[pin]
-    work: Work<Job>,
+    work: Work<Job, RUN>,
+    #[pin]
+    watchdog: TrackedDelayedWork<Job, WATCHDOG>,
 }
 
 impl_has_work! {
-    impl HasWork<Self> for Job { self.work }
+    impl HasWork<Job, RUN> for Job { self.work }
 }
 
-impl WorkItem for Job {
+impl_has_tracked_delayed_work! {
+    impl HasTrackedDelayedWork<Job, WATCHDOG> for Job { self.watchdog }
+}
+
+impl WorkItem<RUN> for Job {
     type Pointer = Arc<Job>;
 
     fn run(this: Arc<Job>) {
-        pr_info!("job {} runs in a worker thread\n", this.id);
-        this.done.complete_all();
-    }
-}
-
-/// A heartbeat that fires after a delay.
-#[pin_data]
-struct Heartbeat {
-    beats: AtomicU32,
-    #[pin]
-    done: Completion,
-    #[pin]
-    dwork: DelayedWork<Heartbeat>,
-}
-
-impl_has_delayed_work! {
-    impl HasDelayedWork<Self> for Heartbeat { self.dwork }
-}
-
-impl WorkItem for Heartbeat {
-    type Pointer = Arc<Heartbeat>;
-
-    fn run(this: Arc<Heartbeat>) {
-        let n = this.beats.fetch_add(1, Ordering::Relaxed) + 1;
-        pr_info!("heartbeat {n} after its 20 ms delay\n");
-        this.done.complete_all();
-    }
-}
-
-struct WqSample;
-
-impl kernel::Module for WqSample {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("loaded: queueing a job, a heartbeat and a closure\n");
-
-        let job = Arc::pin_init(
-            pin_init!(Job { id: 1, done <- Completion::new(), work <- new_work!("Job::work") }),
-            GFP_KERNEL,
-        )?;
-        system().enqueue(job.clone()).map_err(|_| EBUSY)?;
-        if system().enqueue(job.clone()).is_err() {
-            pr_info!("job 1 was still pending: the second enqueue handed it back\n");
+        // The "hardware" is busy for a while.
+        fsleep(Delta::from_millis(this.cost_ms.into()));
+        // Cancelling returns the reference the watchdog's queue held, if it had not fired.
+        if this.watchdog.cancel().is_some() {
+            pr_info!(
+                "job {}: done in {} ms, within {} ms: watchdog cancelled\n",
+                this.id,
+                this.cost_ms,
+                this.timeout_ms
+            );
+        } else {
+            pr_info!(
+                "job {}: done, {} ms late\n",
+                this.id,
+                this.cost_ms - this.timeout_ms
+            );
         }
+        this.done.complete_all();
+    }
+}
 
-        let heart = Arc::pin_init(
-            pin_init!(Heartbeat {
-                beats: AtomicU32::new(0),
+impl WorkItem<WATCHDOG> for Job {
+    type Pointer = Arc<Job>;
+
+    fn run(this: Arc<Job>) {
+        this.timed_out.store(true, Ordering::Relaxed);
+        pr_info!(
+            "job {}: watchdog fired after {} ms: the job is late\n",
+            this.id,
+            this.timeout_ms
+        );
+    }
+}
+
+/// The device: a queue for jobs and one for their watchdogs.
+struct Device {
+    jobs: OwnedQueue,
+    timeouts: OwnedQueue,
+}
+
+impl Device {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            // One job at a time, in submission order.
+            jobs: Builder::ordered().build(c"rust_wq_sample_jobs")?,
+            timeouts: Builder::unbound().build(c"rust_wq_sample_timeouts")?,
+        })
+    }
+
+    /// Arms the job's watchdog, then queues the job.
+    fn submit(&self, id: u32, cost_ms: u32, timeout_ms: u32) -> Result<Arc<Job>> {
+        let job = Arc::pin_init(
+            pin_init!(Job {
+                id,
+                cost_ms,
+                timeout_ms,
+                timed_out: AtomicBool::new(false),
                 done <- Completion::new(),
-                dwork <- new_delayed_work!("Heartbeat::dwork"),
+                work <- new_work!("Job::work"),
+                watchdog <- new_tracked_delayed_work!("Job::watchdog"),
             }),
             GFP_KERNEL,
         )?;
-        system_unbound()
-            .enqueue_delayed(heart.clone(), Delta::from_millis(20))
+        let timeout = Delay::from_millis(timeout_ms);
+        self.timeouts
+            .enqueue_delayed::<_, WATCHDOG>(job.clone(), timeout)
             .map_err(|_| EBUSY)?;
+        self.jobs
+            .enqueue::<_, RUN>(job.clone())
+            .map_err(|_| EBUSY)?;
+        pr_info!("job {id}: submitted ({cost_ms} ms of work, {timeout_ms} ms watchdog)\n");
+        Ok(job)
+    }
+}
 
-        let greeting = KVec::from_elem(b'!', 3, GFP_KERNEL)?;
-        system().try_spawn(GFP_KERNEL, move || {
-            pr_info!("a closure ran, carrying {} moved bytes\n", greeting.len());
-        })?;
+/// A heartbeat armed for a minute; the module unloads long before it is due.
+#[pin_data(PinnedDrop)]
+struct Heartbeat {
+    #[pin]
+    dwork: TrackedDelayedWork<Heartbeat>,
+}
 
-        job.done.wait_for_completion();
-        heart.done.wait_for_completion();
-        system().flush();
-        system_unbound().flush();
-        pr_info!("all work done\n");
-        Ok(WqSample)
+impl_has_tracked_delayed_work! {
+    impl HasTrackedDelayedWork<Self> for Heartbeat { self.dwork }
+}
+
+impl WorkItem for Heartbeat {
+    type Pointer = Pin<KBox<Heartbeat>>;
+
+    fn run(_this: Pin<KBox<Heartbeat>>) {
+        pr_info!("heartbeat\n");
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Heartbeat {
+    fn drop(self: Pin<&mut Self>) {
+        pr_info!("heartbeat: freed by the queue's drop, without waiting out its minute\n");
+    }
+}
+
+struct WqSample {
+    /// Held for its drop: the jobs queue waits for the last job (which cancels its own
+    /// watchdog), then the timeouts queue cancels whatever is still armed.
+    _device: Device,
+}
+
+impl kernel::Module for WqSample {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        pr_info!("loaded: an ordered job queue with a watchdog queue\n");
+        let device = Device::new()?;
+
+        let quick = device.submit(1, 10, 200)?;
+        let slow = device.submit(2, 150, 40)?;
+        quick.done.wait_for_completion();
+        slow.done.wait_for_completion();
+        pr_info!(
+            "jobs 1 and 2 finished; late: {}, {}\n",
+            quick.timed_out.load(Ordering::Relaxed),
+            slow.timed_out.load(Ordering::Relaxed)
+        );
+
+        // Left pending for the unload to deal with.
+        device.submit(3, 20, 500)?;
+        let heartbeat = KBox::pin_init(
+            pin_init!(Heartbeat { dwork <- new_tracked_delayed_work!("Heartbeat") }),
+            GFP_KERNEL,
+        )?;
+        device
+            .timeouts
+            .enqueue_delayed(heartbeat, Delay::from_millis(60_000));
+        pr_info!("heartbeat armed for 60 s\n");
+        Ok(WqSample { _device: device })
     }
 }
 
 impl Drop for WqSample {
     fn drop(&mut self) {
-        pr_info!("unloaded\n");
+        pr_info!("unloading with job 3 and the heartbeat still pending\n");
     }
 }

@@ -7,7 +7,8 @@ set -euo pipefail
 
 KSRC=$(cat "$WQ_CACHE/src/$WQ_KPKG.stamp" 2>/dev/null) || die "no kernel source: run make setup"
 cd "$WQ_ROOT"
-mapfile -t files < <(git ls-files '*.c' '*.h' 2>/dev/null || find src samples tests -name '*.[ch]')
+# Sources only: Kbuild's generated *.mod.c files are not ours.
+mapfile -t files < <(find src samples tests -name '*.[ch]' ! -name '*.mod.c' | sort)
 [ ${#files[@]} -gt 0 ] || die "no C files found"
 # An out-of-tree module must build against several kernels: LINUX_VERSION_CODE tests in the
 # compatibility section of workqueue_helpers.c are the point, not a mistake.

@@ -46,6 +46,14 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug
+# Fault injection for allocation-failure tests: fail every slab allocation of the tasks that
+# ask for it (task-filter), including sleeping ones, and nothing else.
+if [ -d /sys/kernel/debug/failslab ]; then
+	cd /sys/kernel/debug/failslab
+	echo Y > task-filter; echo N > ignore-gfp-wait; echo 100 > probability
+	echo 1 > interval; echo -1 > times; echo 0 > verbose
+	cd /
+fi
 echo "WQ-BEGIN"
 for m in ${names[*]}; do
 	insmod /lib/modules/\$m.ko || echo "WQ-ERROR: insmod \$m failed"

@@ -9,7 +9,8 @@ use kernel::{
     ffi::{
         c_char,
         c_int,
-        c_uint, //
+        c_uint,
+        c_ulong, //
     },
 };
 
@@ -50,4 +51,13 @@ extern "C" {
 
     /// `work_pending()`.
     pub(crate) fn wq_rs_work_pending(work: *mut bindings::work_struct) -> bool;
+
+    /// `timer_pending()`.
+    pub(crate) fn wq_rs_timer_pending(timer: *const bindings::timer_list) -> bool;
+
+    /// Takes the lock of the armed-item registries; returns the saved interrupt flags.
+    pub(crate) fn wq_rs_track_lock() -> c_ulong;
+
+    /// Releases the lock of the armed-item registries.
+    pub(crate) fn wq_rs_track_unlock(flags: c_ulong);
 }

@@ -17,7 +17,7 @@ use kernel::{
 
 use super::{
     impl_has_work,
-    new_work,
+    owned,
     Delay,
     RawDelayedWorkItem,
     RawWorkItem,
@@ -273,9 +273,16 @@ impl Queue {
         flags: Flags,
         func: T,
     ) -> Result<(), AllocError> {
+        // All closures share a lockdep class per context, and a class must run either in task
+        // or in softirq context: closures for BH queues get their own.
+        let (name, key) = if self.is_bh() {
+            (c"Queue::try_spawn (BH)", kernel::static_lock_class!())
+        } else {
+            (c"Queue::try_spawn", kernel::static_lock_class!())
+        };
         let item = KBox::pin_init(
             pin_init!(ClosureWork {
-                work <- new_work!("Queue::try_spawn"),
+                work <- Work::new(name, key),
                 func: Some(func),
             }),
             flags,
@@ -283,6 +290,15 @@ impl Queue {
         .map_err(|_| AllocError)?;
         self.enqueue(item);
         Ok(())
+    }
+
+    /// Returns whether the queue runs its items in softirq context: a system BH queue or an
+    /// owned one built by [`Builder::bh`](super::Builder::bh).
+    fn is_bh(&self) -> bool {
+        let wq = self.as_raw();
+        // SAFETY: Reads the addresses of the system queues, set at boot.
+        let system_bh = unsafe { [bindings::system_bh_wq, bindings::system_bh_highpri_wq] };
+        system_bh.contains(&wq) || owned::is_owned_bh(wq)
     }
 
     /// Waits until every item queued on this queue before the call has finished.

@@ -279,6 +279,25 @@ pub unsafe trait WorkItemPointer<const ID: u64>: RawWorkItem<ID> {
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct);
 }
 
+/// A pointer kind whose ownership can be taken back from a queued `work_struct` without
+/// running the item: what `run` does before calling [`WorkItem::run`], and what cancelling a
+/// pending item does instead.
+///
+/// # Safety
+///
+/// [`WorkItemReclaim::reclaim`] must rebuild exactly the owner that [`RawWorkItem::__enqueue`]
+/// gave away for that `work_struct`.
+pub unsafe trait WorkItemReclaim<const ID: u64>: WorkItemPointer<ID> + Sized {
+    /// Takes back the ownership a queue held for `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a `work_struct` queued by [`RawWorkItem::__enqueue`] of this type whose
+    /// ownership nobody else takes back: the caller has it, because the item ran (the work
+    /// function was called) or because it cancelled the pending item.
+    unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self;
+}
+
 /// A value that can be queued on a workqueue.
 ///
 /// # Safety
@@ -302,22 +321,40 @@ pub unsafe trait RawWorkItem<const ID: u64> {
         F: FnOnce(*mut bindings::work_struct) -> bool;
 }
 
+/// Returns the `T` whose `Work<T, ID>` field is the `work_struct` at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` must be the `work_struct` of the `Work<T, ID>` field of a valid `T`.
+unsafe fn item_of<T: HasWork<T, ID>, const ID: u64>(ptr: *mut bindings::work_struct) -> *mut T {
+    // CAST: `Work<T, ID>` is transparent over `work_struct`.
+    // SAFETY: By the caller's promise `ptr` is that field.
+    unsafe { T::work_container_of(ptr.cast::<Work<T, ID>>()) }
+}
+
 // SAFETY: `run` is the work function of `Work<T, ID>` fields only (set in `Work::new` through
-// `T::Pointer = Arc<T>`) and rebuilds the `Arc` that `__enqueue` turned into a raw pointer.
+// `T::Pointer = Arc<T>`) and takes back the `Arc` through `reclaim`.
 unsafe impl<T, const ID: u64> WorkItemPointer<ID> for Arc<T>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
-        // CAST: `Work<T, ID>` is transparent over `work_struct`.
-        let work = ptr.cast::<Work<T, ID>>();
-        // SAFETY: The caller promises `ptr` came from `__enqueue`, which took it from the
-        // `Work<T, ID>` field of a `T` through `HasWork`.
-        let item = unsafe { T::work_container_of(work) };
-        // SAFETY: `item` is what `Arc::into_raw` returned in `__enqueue`, and the queue hands
-        // its ownership back exactly once, now.
-        let arc = unsafe { Arc::from_raw(item) };
-        T::run(arc)
+        // SAFETY: The caller promises `ptr` was queued by `__enqueue` and hands its ownership
+        // to us, exactly once.
+        T::run(unsafe { Self::reclaim(ptr) })
+    }
+}
+
+// SAFETY: `__enqueue` turned the `Arc` into the raw pointer to its `T`, whose `Work<T, ID>`
+// field it queued; `reclaim` goes back from that field to the same `Arc`.
+unsafe impl<T, const ID: u64> WorkItemReclaim<ID> for Arc<T>
+where
+    T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self {
+        // SAFETY: `ptr` is the `Work<T, ID>` field of the `T` that `Arc::into_raw` returned in
+        // `__enqueue`, whose reference the caller owns now.
+        unsafe { Arc::from_raw(item_of::<T, ID>(ptr)) }
     }
 }
 
@@ -346,20 +383,28 @@ where
 }
 
 // SAFETY: As for `Arc`: `run` is only the function of `Work<T, ID>` fields of boxed `T`s and
-// rebuilds the box that `__enqueue` leaked.
+// takes back the box through `reclaim`.
 unsafe impl<T, const ID: u64> WorkItemPointer<ID> for Pin<KBox<T>>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
-        // CAST: `Work<T, ID>` is transparent over `work_struct`.
-        let work = ptr.cast::<Work<T, ID>>();
-        // SAFETY: `ptr` is the `Work<T, ID>` field of a boxed `T`, by the caller's promise.
-        let item = unsafe { T::work_container_of(work) };
-        // SAFETY: `item` came from `KBox::into_raw` in `__enqueue`; ownership returns once.
-        let boxed = unsafe { KBox::from_raw(item) };
+        // SAFETY: As for `Arc`: the ownership is ours, exactly once.
+        T::run(unsafe { Self::reclaim(ptr) })
+    }
+}
+
+// SAFETY: `__enqueue` leaked the box as the raw pointer to its `T`; `reclaim` rebuilds it.
+unsafe impl<T, const ID: u64> WorkItemReclaim<ID> for Pin<KBox<T>>
+where
+    T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self {
+        // SAFETY: `ptr` is the `Work<T, ID>` field of the `T` that `KBox::into_raw` returned
+        // in `__enqueue`, owned by the caller now.
+        let boxed = unsafe { KBox::from_raw(item_of::<T, ID>(ptr)) };
         // SAFETY: The box was pinned before `__enqueue` and its contents never moved.
-        T::run(unsafe { Pin::new_unchecked(boxed) })
+        unsafe { Pin::new_unchecked(boxed) }
     }
 }
 
@@ -395,14 +440,21 @@ where
     T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
-        // CAST: `Work<T, ID>` is transparent over `work_struct`.
-        let work = ptr.cast::<Work<T, ID>>();
-        // SAFETY: `ptr` is the `Work<T, ID>` field of a `T`, by the caller's promise.
-        let item = unsafe { T::work_container_of(work) };
-        // SAFETY: `work_container_of` of a valid field is a valid, hence non-null, pointer.
-        let item = unsafe { NonNull::new_unchecked(item) };
-        // SAFETY: `item` came from `ARef::into_raw` in `__enqueue`; ownership returns once.
-        T::run(unsafe { ARef::from_raw(item) })
+        // SAFETY: As for `Arc`: the ownership is ours, exactly once.
+        T::run(unsafe { Self::reclaim(ptr) })
+    }
+}
+
+// SAFETY: `__enqueue` turned the `ARef` into the raw pointer to its `T`; `reclaim` rebuilds it.
+unsafe impl<T, const ID: u64> WorkItemReclaim<ID> for ARef<T>
+where
+    T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
+{
+    unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self {
+        // SAFETY: `ptr` is the `Work<T, ID>` field of a valid `T`, so the result is non-null.
+        let item = unsafe { NonNull::new_unchecked(item_of::<T, ID>(ptr)) };
+        // SAFETY: `item` came from `ARef::into_raw` in `__enqueue`, owned by the caller now.
+        unsafe { ARef::from_raw(item) }
     }
 }
 

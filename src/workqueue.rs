@@ -77,14 +77,22 @@
 // not an export of the module; and not every consumer uses every item.
 #![allow(unreachable_pub, dead_code, unused_imports, unused_macros)]
 
+mod builder;
 mod compat;
 mod delay;
 mod delayed;
 mod helpers;
+mod owned;
 mod queue;
+mod registry;
 mod system;
+pub(crate) mod tracked;
 mod work;
 
+pub use builder::{
+    kind,
+    Builder, //
+};
 pub use delay::Delay;
 pub(crate) use delayed::{
     impl_has_delayed_work,
@@ -95,6 +103,7 @@ pub use delayed::{
     HasDelayedWork,
     RawDelayedWorkItem, //
 };
+pub use owned::OwnedQueue;
 pub use queue::Queue;
 pub use system::{
     system,
@@ -109,6 +118,15 @@ pub use system::{
     system_power_efficient,
     system_unbound, //
 };
+pub(crate) use tracked::{
+    impl_has_tracked_delayed_work,
+    new_tracked_delayed_work, //
+};
+pub use tracked::{
+    HasTrackedDelayedWork,
+    RawTrackedDelayedWorkItem,
+    TrackedDelayedWork, //
+};
 pub(crate) use work::{
     impl_has_work,
     new_work, //
@@ -118,5 +136,6 @@ pub use work::{
     RawWorkItem,
     Work,
     WorkItem,
-    WorkItemPointer, //
+    WorkItemPointer,
+    WorkItemReclaim, //
 };

@@ -5,6 +5,8 @@
  * (the symbols are not exported), so several modules can embed the library side by side.
  */
 
+#include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <linux/version.h>
 #include <linux/workqueue.h>
 
@@ -80,4 +82,30 @@ struct workqueue_struct *wq_rs_system_dfl(void)
 bool wq_rs_work_pending(struct work_struct *work)
 {
 	return work_pending(work);
+}
+
+/* timer_pending() is an inline function. */
+bool wq_rs_timer_pending(const struct timer_list *timer)
+{
+	return timer_pending(timer);
+}
+
+/*
+ * The lock of the registries of delayed items armed on owned queues (see tracked.rs). One
+ * lock for all of them, so an item can move from one queue's registry to another's; it is
+ * taken from task and softirq context, hence the irqsave.
+ */
+static DEFINE_SPINLOCK(wq_rs_track_lock_);
+
+unsigned long wq_rs_track_lock(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&wq_rs_track_lock_, flags);
+	return flags;
+}
+
+void wq_rs_track_unlock(unsigned long flags)
+{
+	spin_unlock_irqrestore(&wq_rs_track_lock_, flags);
 }

@@ -2,16 +2,43 @@
 
 //! What several suites use: observing the kernel from a test.
 
-use kernel::time::{
-    delay::fsleep,
-    Delta,
-    Jiffies, //
+use kernel::{
+    ffi::{c_char, c_long},
+    prelude::*,
+    time::{
+        delay::fsleep,
+        Delta,
+        Jiffies, //
+    },
 };
 
 extern "C" {
     fn wq_test_in_serving_softirq() -> bool;
     fn wq_test_in_task() -> bool;
     fn wq_test_jiffies() -> Jiffies;
+    fn wq_test_read_file(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
+    fn wq_test_fail_allocations(fail: bool);
+}
+
+/// Reads a (small) file, such as a sysfs attribute; `None` if it cannot be opened.
+pub(crate) fn read_file(path: &CStr) -> Option<KVec<u8>> {
+    let mut buf = [0u8; 128];
+    // SAFETY: `path` is a C string and `buf` is writable for its length.
+    let n = unsafe { wq_test_read_file(path.as_char_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = usize::try_from(n).ok()?;
+    let mut v = KVec::new();
+    v.extend_from_slice(&buf[..n], GFP_KERNEL).ok()?;
+    Some(v)
+}
+
+/// Runs `f` with every slab allocation of this task failing (failslab, set up by the boot).
+pub(crate) fn with_failing_allocations<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: Only flags the current task.
+    unsafe { wq_test_fail_allocations(true) };
+    let r = f();
+    // SAFETY: As above.
+    unsafe { wq_test_fail_allocations(false) };
+    r
 }
 
 /// Whether the caller runs as a softirq (a BH work item does).

@@ -10,10 +10,13 @@ use kernel::prelude::*;
 #[path = "../src/workqueue.rs"]
 mod workqueue;
 
+// Generated: formatted by its generator, not by rustfmt.
+#[rustfmt::skip]
 #[path = "generated/doctests.rs"]
 mod doctests;
 
 mod common;
+mod owned_tests;
 mod work_tests;
 
 // `make check DEMO=warn` only: a test that passes but makes the kernel warn.

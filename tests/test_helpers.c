@@ -2,8 +2,15 @@
 /* Helpers for the tests only: C macros the tests observe the kernel through. */
 
 #include <linux/bottom_half.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/pid.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/task.h>
 #include <linux/jiffies.h>
 #include <linux/preempt.h>
+#include <linux/sched.h>
 
 #include "test_helpers.h"
 
@@ -20,4 +27,47 @@ bool wq_test_in_task(void)
 unsigned long wq_test_jiffies(void)
 {
 	return jiffies;
+}
+
+/*
+ * Reads up to @len - 1 bytes of the file at @path, as PID 1 sees it, into @buf; returns the
+ * length or -errno. Kernel threads (KUnit runs cases in one) do not share PID 1's root, under
+ * which /init mounted /proc and /sys, so the path is resolved from PID 1's root.
+ */
+ssize_t wq_test_read_file(const char *path, char *buf, size_t len)
+{
+	struct task_struct *init;
+	struct file *file;
+	struct path root;
+	loff_t pos = 0;
+	ssize_t n;
+
+	rcu_read_lock();
+	init = get_pid_task(find_vpid(1), PIDTYPE_PID);
+	rcu_read_unlock();
+	if (!init)
+		return -ESRCH;
+	task_lock(init);
+	get_fs_root(init->fs, &root);
+	task_unlock(init);
+	put_task_struct(init);
+
+	file = file_open_root(&root, path, O_RDONLY, 0);
+	path_put(&root);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	n = kernel_read(file, buf, len - 1, &pos);
+	filp_close(file, NULL);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Makes the current task's slab allocations fail (failslab is set up by the test boot to
+ * fail every allocation of tasks that ask for it), or stops it.
+ */
+void wq_test_fail_allocations(bool fail)
+{
+	current->make_it_fail = fail;
 }

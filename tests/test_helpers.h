@@ -8,5 +8,7 @@
 bool wq_test_in_serving_softirq(void);
 bool wq_test_in_task(void);
 unsigned long wq_test_jiffies(void);
+ssize_t wq_test_read_file(const char *path, char *buf, size_t len);
+void wq_test_fail_allocations(bool fail);
 
 #endif /* WORKQUEUE_RS_TEST_HELPERS_H */

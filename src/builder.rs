@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Creating workqueues: one entry point per kind, with the modifiers that kind accepts.
+//!
+//! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
+
+use core::{
+    fmt,
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+
+use kernel::{
+    alloc::AllocError,
+    bindings,
+    ffi::c_int,
+    prelude::*,
+    str::CString, //
+};
+
+use super::{
+    helpers,
+    OwnedQueue, //
+};
+
+/// The kinds of queue, as type-level markers of a [`Builder`].
+pub mod kind {
+    /// Not bound to any CPU (`WQ_UNBOUND`).
+    pub struct Unbound;
+    /// Bound to the CPU that queues the item (`WQ_PERCPU`).
+    pub struct PerCpu;
+    /// One item at a time, in queueing order (`alloc_ordered_workqueue()`).
+    pub struct Ordered;
+    /// Runs items in softirq context, which must not sleep (`WQ_BH`).
+    pub struct Bh;
+    /// Per-CPU, unless the kernel runs power-efficient queues unbound (`WQ_POWER_EFFICIENT`).
+    pub struct PowerEfficient;
+}
+
+use kind::{
+    Bh,
+    Ordered,
+    PerCpu,
+    PowerEfficient,
+    Unbound, //
+};
+
+/// Kinds that take a `max_active` limit.
+pub trait MaxActive: private::Sealed {}
+/// Kinds that take `WQ_FREEZABLE` and `WQ_MEM_RECLAIM` (all but BH).
+pub trait Sleepable: private::Sealed {}
+/// Kinds that can be exposed in sysfs and be high-priority.
+pub trait Tunable: private::Sealed {}
+/// Kinds for which `WQ_CPU_INTENSIVE` means something (the per-CPU ones).
+pub trait CpuBound: private::Sealed {}
+/// Kinds that take `WQ_HIGHPRI`.
+pub trait HighPri: private::Sealed {}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Unbound {}
+    impl Sealed for super::PerCpu {}
+    impl Sealed for super::Ordered {}
+    impl Sealed for super::Bh {}
+    impl Sealed for super::PowerEfficient {}
+}
+
+impl MaxActive for Unbound {}
+impl MaxActive for PerCpu {}
+impl MaxActive for PowerEfficient {}
+impl Sleepable for Unbound {}
+impl Sleepable for PerCpu {}
+impl Sleepable for Ordered {}
+impl Sleepable for PowerEfficient {}
+impl Tunable for Unbound {}
+impl Tunable for PerCpu {}
+impl Tunable for PowerEfficient {}
+impl CpuBound for PerCpu {}
+impl CpuBound for PowerEfficient {}
+impl HighPri for Unbound {}
+impl HighPri for PerCpu {}
+impl HighPri for PowerEfficient {}
+impl HighPri for Bh {}
+
+/// Builds an [`OwnedQueue`] of kind `K`.
+///
+/// Each kind has its entry point, and offers only the modifiers the C side accepts for it: a
+/// BH queue takes only [`highpri`](Builder::highpri), an ordered queue has no
+/// [`max_active`](Builder::max_active) (it is 1) and takes only
+/// [`freezable`](Builder::freezable) and [`mem_reclaim`](Builder::mem_reclaim). Other
+/// combinations do not compile:
+///
+/// ```compile_fail
+/// use crate::workqueue::Builder;
+/// let _ = Builder::bh().freezable();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::Builder;
+///
+/// let io = Builder::percpu().mem_reclaim().highpri().max_active(8).build(c"mydrv-io")?;
+/// let jobs = Builder::ordered().freezable().build_fmt(fmt!("mydrv-jobs-{}", 3))?;
+/// let bottom = Builder::bh().highpri().build(c"mydrv-bh")?;
+/// let lazy = Builder::power_efficient().build(c"mydrv-lazy")?;
+/// let any = Builder::unbound().sysfs().build(c"mydrv-any")?;
+/// # drop((io, jobs, bottom, lazy, any));
+/// # Ok::<(), Error>(())
+/// ```
+pub struct Builder<K> {
+    flags: u32,
+    max_active: c_int,
+    _kind: PhantomData<K>,
+}
+
+impl<K> Builder<K> {
+    #[inline]
+    fn with_flags(flags: u32, max_active: c_int) -> Self {
+        Self {
+            flags,
+            max_active,
+            _kind: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn flag(mut self, flag: u32) -> Self {
+        self.flags |= flag;
+        self
+    }
+
+    /// Creates the queue, named `name`.
+    ///
+    /// As in C, a name longer than 31 bytes (`WQ_NAME_LEN` - 1) is truncated, and the kernel
+    /// logs "workqueue: name exceeds WQ_NAME_LEN".
+    pub fn build(self, name: &CStr) -> Result<OwnedQueue, AllocError> {
+        // SAFETY: `name` is a valid C string, copied by the call; the flags are a valid
+        // combination for the kind, by construction of the builder.
+        let wq = unsafe {
+            helpers::wq_rs_alloc_workqueue(name.as_char_ptr(), self.flags, self.max_active)
+        };
+        let wq = NonNull::new(wq).ok_or(AllocError)?;
+        let bh = self.flags & bindings::wq_flags_WQ_BH != 0;
+        // SAFETY: The queue was just created; nobody else has it.
+        unsafe { OwnedQueue::from_raw(wq, bh) }
+    }
+
+    /// Creates the queue, with a formatted name (see [`Builder::build`] on its length).
+    pub fn build_fmt(self, name: fmt::Arguments<'_>) -> Result<OwnedQueue, AllocError> {
+        let name = CString::try_from_fmt(name).map_err(|_| AllocError)?;
+        self.build(&name)
+    }
+}
+
+fn percpu_flag() -> u32 {
+    // SAFETY: Returns a constant.
+    unsafe { helpers::wq_rs_percpu_flag() }
+}
+
+impl Builder<Unbound> {
+    /// A queue whose items may run on any CPU (`WQ_UNBOUND`).
+    #[inline]
+    pub fn unbound() -> Self {
+        Self::with_flags(bindings::wq_flags_WQ_UNBOUND, 0)
+    }
+}
+
+impl Builder<PerCpu> {
+    /// A queue whose items run on the CPU they were queued on (`WQ_PERCPU`).
+    #[inline]
+    pub fn percpu() -> Self {
+        Self::with_flags(percpu_flag(), 0)
+    }
+}
+
+impl Builder<Ordered> {
+    /// A queue that runs one item at a time, in the order they were queued.
+    #[inline]
+    pub fn ordered() -> Self {
+        Self::with_flags(
+            bindings::wq_flags_WQ_UNBOUND | bindings::wq_flags___WQ_ORDERED,
+            1,
+        )
+    }
+}
+
+impl Builder<Bh> {
+    /// A queue that runs items in softirq (bottom-half) context: items must not sleep.
+    #[inline]
+    pub fn bh() -> Self {
+        Self::with_flags(bindings::wq_flags_WQ_BH | percpu_flag(), 0)
+    }
+}
+
+impl Builder<PowerEfficient> {
+    /// A per-CPU queue that the kernel may run unbound to save power
+    /// (`WQ_POWER_EFFICIENT`).
+    #[inline]
+    pub fn power_efficient() -> Self {
+        Self::with_flags(bindings::wq_flags_WQ_POWER_EFFICIENT | percpu_flag(), 0)
+    }
+}
+
+impl<K: MaxActive> Builder<K> {
+    /// Allows at most `n` items of the queue to run at once (per CPU for per-CPU queues).
+    ///
+    /// 0 means the default (`WQ_DFL_ACTIVE`, 1024). As in C, a value above `WQ_MAX_ACTIVE`
+    /// (2048) is clamped to it, and the kernel logs "max_active ... is out of range".
+    #[inline]
+    pub fn max_active(mut self, n: u32) -> Self {
+        self.max_active = c_int::try_from(n).unwrap_or(c_int::MAX);
+        self
+    }
+}
+
+impl<K: Sleepable> Builder<K> {
+    /// Freezes the queue during system suspend (`WQ_FREEZABLE`).
+    #[inline]
+    pub fn freezable(self) -> Self {
+        self.flag(bindings::wq_flags_WQ_FREEZABLE)
+    }
+
+    /// Guarantees progress under memory pressure with a rescuer thread (`WQ_MEM_RECLAIM`):
+    /// required for queues used on the memory-reclaim path.
+    #[inline]
+    pub fn mem_reclaim(self) -> Self {
+        self.flag(bindings::wq_flags_WQ_MEM_RECLAIM)
+    }
+}
+
+impl<K: Tunable> Builder<K> {
+    /// Exposes the queue under `/sys/devices/virtual/workqueue/<name>/` (`WQ_SYSFS`).
+    #[inline]
+    pub fn sysfs(self) -> Self {
+        self.flag(bindings::wq_flags_WQ_SYSFS)
+    }
+}
+
+impl<K: HighPri> Builder<K> {
+    /// Runs items on high-priority workers (`WQ_HIGHPRI`).
+    #[inline]
+    pub fn highpri(self) -> Self {
+        self.flag(bindings::wq_flags_WQ_HIGHPRI)
+    }
+}
+
+impl<K: CpuBound> Builder<K> {
+    /// Keeps long, CPU-hungry items from delaying others on their CPU
+    /// (`WQ_CPU_INTENSIVE`).
+    #[inline]
+    pub fn cpu_intensive(self) -> Self {
+        self.flag(bindings::wq_flags_WQ_CPU_INTENSIVE)
+    }
+}
