@@ -203,7 +203,7 @@ impl kernel::Module for WqSample {
         );
 
         // Left pending for the unload to deal with.
-        device.submit(3, 20, 500)?;
+        device.submit(3, 300, 1000)?;
         let heartbeat = KBox::pin_init(
             pin_init!(Heartbeat { dwork <- new_tracked_delayed_work!("Heartbeat") }),
             GFP_KERNEL,
