@@ -25,7 +25,7 @@ kdir = $$(cat $(ROOT)/.build/kdir)
 endif
 KMAKE = $(MAKE) -C $(kdir) M=$(ROOT) LLVM=$(LLVM)
 
-.PHONY: all setup kernel doctests modules clippy fmt fmtcheck checkpatch rust-analyzer \
+.PHONY: all setup kernel doctests modules compile-fail fmt fmtcheck checkpatch rust-analyzer \
 	run check clean
 
 all: modules
@@ -50,6 +50,10 @@ doctests:
 modules: doctests
 	+@$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings W=1 modules
 
+# Every `compile_fail` doc example must be rejected by the compiler, at its own lines.
+compile-fail: doctests
+	@bash $(SCRIPTS)/compile-fail.sh $(kdir)
+
 fmtcheck: doctests
 	@bash $(SCRIPTS)/rustfmt.sh --check
 
@@ -65,7 +69,7 @@ rust-analyzer: doctests
 run: kernel modules
 	@bash $(SCRIPTS)/qemu-kunit.sh run $(kdir)
 
-check: kernel fmtcheck checkpatch modules rust-analyzer
+check: kernel fmtcheck checkpatch modules compile-fail rust-analyzer
 	@bash $(SCRIPTS)/qemu-kunit.sh check $(kdir)
 
 clean:

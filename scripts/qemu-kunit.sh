@@ -16,6 +16,7 @@ MODE=$1
 KDIR=$(cd "$2" && pwd)
 OUT="$WQ_ROOT/.build/$MODE"
 BOOT_TIMEOUT=${WQ_BOOT_TIMEOUT:-600}
+CPUS=2
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 # An out-of-tree (O=) build directory links its source tree as `source`.
@@ -80,7 +81,7 @@ log "booting $(basename "$KDIR") with ${names[*]} (limit ${BOOT_TIMEOUT}s)"
 start=$(date +%s.%N)
 set +e
 timeout --foreground -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m 1G \
+	-accel tcg,thread=multi -cpu max -smp "$CPUS" -m 1G \
 	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 kunit.filter_glob=workqueue*" \
 	-nographic -no-reboot -monitor none </dev/null | tr -d '\r' >"$console"
@@ -100,6 +101,12 @@ grep -q '^WQ-END' "$console" || {
 	failed=1
 }
 if grep -n 'WQ-ERROR' "$console" >&2; then
+	failed=1
+fi
+# The race tests need every CPU QEMU was given; a kernel that cannot enumerate them (no ACPI,
+# no MP table) silently boots with one.
+if ! grep -q "smp: Brought up .*, $CPUS CPUs" "$console"; then
+	echo "FAIL: the guest did not bring up $CPUS CPUs: $(grep -m1 'smp: Brought up' "$console")" >&2
 	failed=1
 fi
 

@@ -88,11 +88,31 @@ impl HighPri for Bh {}
 /// BH queue takes only [`highpri`](Builder::highpri), an ordered queue has no
 /// [`max_active`](Builder::max_active) (it is 1) and takes only
 /// [`freezable`](Builder::freezable) and [`mem_reclaim`](Builder::mem_reclaim). Other
-/// combinations do not compile:
+/// combinations do not compile (each of these is checked to be rejected):
 ///
 /// ```compile_fail
-/// use crate::workqueue::Builder;
-/// let _ = Builder::bh().freezable();
+/// # use crate::workqueue::Builder;
+/// let _ = Builder::bh().freezable(); // BH queues take only `highpri`.
+/// ```
+///
+/// ```compile_fail
+/// # use crate::workqueue::Builder;
+/// let _ = Builder::bh().max_active(1); // BH queues have no `max_active`.
+/// ```
+///
+/// ```compile_fail
+/// # use crate::workqueue::Builder;
+/// let _ = Builder::ordered().max_active(2); // Ordered means one at a time.
+/// ```
+///
+/// ```compile_fail
+/// # use crate::workqueue::Builder;
+/// let _ = Builder::ordered().highpri(); // Only freezable and mem_reclaim for ordered.
+/// ```
+///
+/// ```compile_fail
+/// # use crate::workqueue::Builder;
+/// let _ = Builder::unbound().cpu_intensive(); // Meaningless without a CPU.
 /// ```
 ///
 /// # Examples

@@ -27,7 +27,8 @@ use super::{
     RawWorkItem,
     Work,
     WorkItem,
-    WorkItemPointer, //
+    WorkItemPointer,
+    WorkItemReclaim, //
 };
 
 /// Creates a [`DelayedWork`] initialiser with lockdep classes of its own for this call site.
@@ -176,6 +177,21 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
         unsafe { &raw mut (*dwork).work }.cast()
     }
 
+    /// Returns the `DelayedWork` whose work is `work`.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be the work of a valid `DelayedWork<T, ID>`.
+    #[inline]
+    pub unsafe fn from_work(work: *mut Work<T, ID>) -> *mut Self {
+        // CAST: `Work` is transparent over `work_struct`.
+        let work = work.cast::<bindings::work_struct>();
+        // SAFETY: By the caller's promise `work` is the `work` field of a `delayed_work`.
+        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+        // CAST: `DelayedWork` is transparent over `delayed_work`.
+        dwork.cast()
+    }
+
     /// Returns the raw `delayed_work`.
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::delayed_work {
@@ -186,7 +202,101 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     #[inline]
     pub fn is_pending(&self) -> bool {
         // SAFETY: The `delayed_work` is initialised by the type invariants.
-        unsafe { helpers::wq_rs_work_pending(&raw mut (*self.as_raw()).work) }
+        unsafe { helpers::wq_rs_work_pending(self.work_ptr()) }
+    }
+}
+
+impl<T, const ID: u64> DelayedWork<T, ID>
+where
+    T: WorkItem<ID>,
+    T::Pointer: WorkItemReclaim<ID>,
+{
+    /// Cancels the item if it is pending (its timer armed, or queued) and returns the owner
+    /// the queue held for it; it never runs for that queueing.
+    ///
+    /// Like [`Work::cancel`](super::Work::cancel): waits for a running instance, may sleep,
+    /// must not be called from the item's own `run`, and a boxed item cannot be cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::{
+    ///     impl_has_delayed_work,
+    ///     new_delayed_work,
+    ///     system,
+    ///     Delay,
+    ///     DelayedWork,
+    ///     WorkItem, //
+    /// };
+    /// use kernel::sync::Arc;
+    ///
+    /// #[pin_data]
+    /// struct Reset {
+    ///     #[pin]
+    ///     dwork: DelayedWork<Reset>,
+    /// }
+    ///
+    /// impl_has_delayed_work! {
+    ///     impl HasDelayedWork<Self> for Reset { self.dwork }
+    /// }
+    ///
+    /// impl WorkItem for Reset {
+    ///     type Pointer = Arc<Reset>;
+    ///
+    ///     fn run(_this: Arc<Reset>) {}
+    /// }
+    ///
+    /// let r = Arc::pin_init(pin_init!(Reset { dwork <- new_delayed_work!() }), GFP_KERNEL)?;
+    /// assert!(system().enqueue_delayed(r.clone(), Delay::from_millis(10_000)).is_ok());
+    /// // The timer is armed: cancelling returns the `Arc` the queue held.
+    /// assert!(r.dwork.cancel().is_some());
+    /// assert!(!r.dwork.is_pending());
+    /// assert!(Arc::into_unique_or_drop(r).is_some());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn cancel(&self) -> Option<T::Pointer> {
+        // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
+        if !unsafe { bindings::cancel_delayed_work_sync(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: The cancel took a pending instance, queued only through `T::Pointer`'s
+        // `__enqueue` on `T`'s field; its owner is ours.
+        Some(unsafe { T::Pointer::reclaim(self.work_ptr()) })
+    }
+
+    /// Disables the item until [`DelayedWork::enable`], cancelling a pending instance (its
+    /// owner is returned); see [`Work::disable`](super::Work::disable).
+    pub fn disable(&self) -> Option<T::Pointer>
+    where
+        T::Pointer: RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
+    {
+        // SAFETY: The `delayed_work` is initialised; this may sleep.
+        if !unsafe { bindings::disable_delayed_work_sync(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: As in `cancel`.
+        Some(unsafe { T::Pointer::reclaim(self.work_ptr()) })
+    }
+}
+
+impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
+    fn work_ptr(&self) -> *mut bindings::work_struct {
+        // SAFETY: `dwork` is a valid `delayed_work`; this projects to a field.
+        unsafe { &raw mut (*self.as_raw()).work }
+    }
+
+    /// Runs the item now if its timer is armed, then waits for it to finish.
+    ///
+    /// Returns whether there was an instance to wait for. It may sleep.
+    pub fn flush(&self) -> bool {
+        // SAFETY: The `delayed_work` is initialised by the type invariants.
+        unsafe { bindings::flush_delayed_work(self.as_raw()) }
+    }
+
+    /// Undoes one [`DelayedWork::disable`]; returns whether the item can be queued again.
+    pub fn enable(&self) -> bool {
+        // SAFETY: The `delayed_work` is initialised by the type invariants.
+        unsafe { bindings::enable_delayed_work(self.as_raw()) }
     }
 }
 
@@ -215,6 +325,16 @@ pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
 /// impl_has_delayed_work! {
 ///     impl HasDelayedWork<Self> for Engine { self.timeout }
 /// }
+///
+/// // Generic structs name their parameters in braces.
+/// struct Retry<T> {
+///     payload: T,
+///     backoff: DelayedWork<Retry<T>>,
+/// }
+///
+/// impl_has_delayed_work! {
+///     impl{T} HasDelayedWork<Retry<T>> for Retry<T> { self.backoff }
+/// }
 /// ```
 macro_rules! impl_has_delayed_work {
     ($(impl$({$($generics:tt)*})?
@@ -227,38 +347,9 @@ macro_rules! impl_has_delayed_work {
         unsafe impl$(<$($generics)+>)?
             $crate::workqueue::HasDelayedWork<$work_type $(, $id)?> for $self {}
 
-        // SAFETY: Both functions go through the same field and `DelayedWork::raw_as_work`, and
-        // the second undoes the first, so they are inverses.
-        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasWork<$work_type $(, $id)?>
-            for $self
-        {
-            #[inline]
-            unsafe fn raw_get_work(
-                ptr: *mut Self,
-            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
-                // SAFETY: The caller promises `ptr` points at a valid `Self`.
-                let dwork = unsafe { &raw mut (*ptr).$field };
-                // SAFETY: `dwork` points at a valid `DelayedWork`.
-                unsafe { $crate::workqueue::DelayedWork::raw_as_work(dwork) }
-            }
-
-            #[inline]
-            unsafe fn work_container_of(
-                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
-            ) -> *mut Self {
-                // SAFETY: The caller promises `ptr` is the work of the `$field` field of a
-                // valid `Self`, so it sits in a `delayed_work`.
-                let work = unsafe { $crate::workqueue::Work::raw_get(ptr) };
-                // SAFETY: As above.
-                let dwork = unsafe {
-                    ::kernel::container_of!(work, ::kernel::bindings::delayed_work, work)
-                };
-                // CAST: `DelayedWork` is transparent over `delayed_work`.
-                let dwork = dwork.cast::<$crate::workqueue::DelayedWork<$work_type $(, $id)?>>();
-                // SAFETY: As above.
-                unsafe { ::kernel::container_of!(dwork, Self, $field) }
-            }
-        }
+        $crate::workqueue::impl_has_work_in_field!(
+            [$($($generics)+)?] $work_type, [$($id)?], $self, $field, DelayedWork
+        );
     )*};
 }
 pub(crate) use impl_has_delayed_work;

@@ -52,6 +52,9 @@ extern "C" {
     /// `work_pending()`.
     pub(crate) fn wq_rs_work_pending(work: *mut bindings::work_struct) -> bool;
 
+    /// `cpu_online()`.
+    pub(crate) fn wq_rs_cpu_online(cpu: c_int) -> bool;
+
     /// `timer_pending()`.
     pub(crate) fn wq_rs_timer_pending(timer: *const bindings::timer_list) -> bool;
 

@@ -5,6 +5,7 @@
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
 use core::{
+    cell::Cell,
     mem::offset_of,
     ops::Deref,
     ptr::NonNull,
@@ -18,10 +19,15 @@ use kernel::{
     alloc::AllocError,
     bindings,
     ffi::c_int,
-    prelude::*, //
+    prelude::*,
+    time::Jiffies, //
 };
 
+/// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
+const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
+
 use super::{
+    queue,
     registry::{
         Link,
         Registry,
@@ -32,7 +38,8 @@ use super::{
         RawTrackedDelayedWorkItem, //
     },
     Delay,
-    Queue, //
+    Queue,
+    WorkItemReclaim, //
 };
 
 /// The owned queues that run items in softirq context, and how many there are.
@@ -158,6 +165,27 @@ impl OwnedQueue {
     /// Cost over [`Queue::enqueue_delayed`]: one global spinlock (interrupts off) around the
     /// C call and two pointer writes, and the same lock once when the item runs.
     ///
+    /// Only [`TrackedDelayedWork`](super::TrackedDelayedWork) items can be armed here; a
+    /// plain [`DelayedWork`](super::DelayedWork) has no link for the queue to find it by:
+    ///
+    /// ```compile_fail
+    /// # use crate::workqueue::{impl_has_delayed_work, new_delayed_work, Builder, Delay, DelayedWork, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Plain {
+    /// #     #[pin]
+    /// #     dwork: DelayedWork<Plain>,
+    /// # }
+    /// # impl_has_delayed_work! { impl HasDelayedWork<Self> for Plain { self.dwork } }
+    /// # impl WorkItem for Plain {
+    /// #     type Pointer = Arc<Plain>;
+    /// #     fn run(_this: Arc<Plain>) {}
+    /// # }
+    /// let q = Builder::unbound().build(c"q")?;
+    /// let p = Arc::pin_init(pin_init!(Plain { dwork <- new_delayed_work!() }), GFP_KERNEL)?;
+    /// let _ = q.enqueue_delayed(p, Delay::from_millis(10));
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```
@@ -215,14 +243,96 @@ impl OwnedQueue {
     where
         W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
     {
+        self.arm_on(ANY_CPU, w, delay.into().as_jiffies())
+    }
+
+    /// Arms the tracked delayed item `w` on CPU `cpu`; see [`OwnedQueue::enqueue_delayed`]
+    /// and, for the CPU, [`Queue::enqueue_on`].
+    pub fn enqueue_delayed_on<W, const ID: u64>(
+        &self,
+        cpu: u32,
+        w: W,
+        delay: impl Into<Delay>,
+    ) -> Result<W::EnqueueOutput, (Error, W)>
+    where
+        W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
+    {
+        let delay = delay.into().as_jiffies();
+        queue::on_online_cpu(cpu, w, |cpu, w| self.arm_on(cpu, w, delay))
+    }
+
+    /// Re-arms the tracked item of `w` on this queue after `delay`; see
+    /// [`Queue::mod_delayed`] for what the two returned values mean. Both steps happen under
+    /// the registry lock, so no other re-arming on an owned queue can come in between.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::Builder;
+    /// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, Delay, TrackedDelayedWork, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Watchdog {
+    /// #     #[pin]
+    /// #     dwork: TrackedDelayedWork<Watchdog>,
+    /// # }
+    /// # impl_has_tracked_delayed_work! { impl HasTrackedDelayedWork<Self> for Watchdog { self.dwork } }
+    /// # impl WorkItem for Watchdog {
+    /// #     type Pointer = Arc<Watchdog>;
+    /// #     fn run(_this: Arc<Watchdog>) {}
+    /// # }
+    /// let q = Builder::unbound().build(c"rearm-example")?;
+    /// let dog = Arc::pin_init(
+    ///     pin_init!(Watchdog { dwork <- new_tracked_delayed_work!() }),
+    ///     GFP_KERNEL,
+    /// )?;
+    /// assert!(q.enqueue_delayed(dog.clone(), Delay::from_millis(100)).is_ok());
+    /// // Still pending: push the deadline back; the queue's previous `Arc` comes back.
+    /// let (previous, queued) = q.mod_delayed(dog.clone(), Delay::from_millis(60_000));
+    /// assert!(previous.is_some() && queued.is_ok());
+    /// drop(q); // Cancels it without waiting a minute.
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn mod_delayed<W, const ID: u64>(
+        &self,
+        w: W,
+        delay: impl Into<Delay>,
+    ) -> (Option<W>, W::EnqueueOutput)
+    where
+        W: RawTrackedDelayedWorkItem<ID> + WorkItemReclaim<ID> + Send + 'static,
+    {
         let (queue, armed) = (self.as_raw(), &self.inner.armed);
         let delay = delay.into().as_jiffies();
-        let any_cpu = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
+        let cancelled: Cell<Option<*mut bindings::work_struct>> = Cell::new(None);
+        let rearm = |work| {
+            // SAFETY: By `RawTrackedDelayedWorkItem` the work belongs to a live tracked item;
+            // the queue is live and `armed` is its registry (as in `enqueue_delayed`).
+            let (queued, was_pending) =
+                unsafe { tracked::rearm(armed, queue, ANY_CPU, work, delay) };
+            if was_pending {
+                cancelled.set(Some(work));
+            }
+            queued
+        };
+        // SAFETY: `rearm` returns `true` exactly when the queue took the owner `w` hands over.
+        let output = unsafe { w.__enqueue(rearm) };
+        // SAFETY: The cancelled instance was queued through `W`'s `__enqueue`; its owner is
+        // ours.
+        let previous = cancelled.get().map(|work| unsafe { W::reclaim(work) });
+        (previous, output)
+    }
+
+    /// Arms the tracked `w` on CPU `cpu` after `delay` jiffies.
+    fn arm_on<W, const ID: u64>(&self, cpu: c_int, w: W, delay: Jiffies) -> W::EnqueueOutput
+    where
+        W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
+    {
+        let (queue, armed) = (self.as_raw(), &self.inner.armed);
         // SAFETY: `tracked::arm` returns `true` exactly when it armed or queued the work. By
         // `RawTrackedDelayedWorkItem` the work belongs to a live tracked item, valid as long
         // as the work. The queue is live, and `armed` is its registry, boxed: by the type
         // invariants the drop cancels whatever is still armed before the queue goes.
-        unsafe { w.__enqueue(move |work| tracked::arm(armed, queue, any_cpu, work, delay)) }
+        unsafe { w.__enqueue(move |work| tracked::arm(armed, queue, cpu, work, delay)) }
     }
 
     /// Waits until the queue is empty, including work that its items queue on it again.

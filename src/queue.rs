@@ -4,6 +4,8 @@
 //!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
+use core::cell::Cell;
+
 use kernel::{
     alloc::{
         AllocError,
@@ -12,18 +14,66 @@ use kernel::{
     bindings,
     ffi::c_int,
     prelude::*,
+    time::Jiffies,
     types::Opaque, //
 };
 
 use super::{
+    helpers,
     impl_has_work,
     owned,
     Delay,
     RawDelayedWorkItem,
     RawWorkItem,
     Work,
-    WorkItem, //
+    WorkItem,
+    WorkItemReclaim, //
 };
+
+/// Calls `f` with `cpu` (as a C `int`) and `w` if the CPU exists and is online; hands `w`
+/// back with `EINVAL` otherwise. The common part of the `*_on` functions.
+pub(crate) fn on_online_cpu<W, R>(
+    cpu: u32,
+    w: W,
+    f: impl FnOnce(c_int, W) -> R,
+) -> Result<R, (Error, W)> {
+    match online_cpu(cpu) {
+        Ok(cpu) => Ok(f(cpu, w)),
+        Err(e) => Err((e, w)),
+    }
+}
+
+/// Checks that `cpu` exists and is online.
+fn online_cpu(cpu: u32) -> Result<c_int> {
+    if cpu >= kernel::cpu::nr_cpu_ids() {
+        return Err(EINVAL);
+    }
+    let cpu = c_int::try_from(cpu).map_err(|_| EINVAL)?;
+    // SAFETY: `cpu` is below `nr_cpu_ids`.
+    if unsafe { helpers::wq_rs_cpu_online(cpu) } {
+        Ok(cpu)
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// Cancels the pending instance of the delayed work at `work` without waiting, then queues it
+/// with `queue` (which returns whether the queue took the owner). Returns that answer, and
+/// whether a pending instance was cancelled (whose owner the caller then holds).
+///
+/// # Safety
+///
+/// `work` must be the work of a live `delayed_work`; `queue` as for `RawWorkItem::__enqueue`.
+pub(crate) unsafe fn cancel_then_queue(
+    work: *mut bindings::work_struct,
+    queue: impl FnOnce(*mut bindings::delayed_work) -> bool,
+) -> (bool, bool) {
+    // SAFETY: By the caller's promise `work` is inside a live `delayed_work`.
+    let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+    // SAFETY: `dwork` is live; cancelling without waiting is allowed in any context.
+    let cancelled = unsafe { bindings::cancel_delayed_work(dwork) };
+    (queue(dwork), cancelled)
+}
 
 /// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
 const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
@@ -164,7 +214,28 @@ impl Queue {
     /// Only a queue that is never destroyed takes delayed work here (hence `&'static self`):
     /// an armed timer outlives whatever it was queued on, and `destroy_workqueue()` does not
     /// know about it. If the item was already pending, the pointer comes back as `Err` and
-    /// the delay is not changed.
+    /// the delay is not changed. An [`OwnedQueue`](super::OwnedQueue) has its own
+    /// [`enqueue_delayed`](super::OwnedQueue::enqueue_delayed); the `Queue` it dereferences
+    /// to is not `'static`, so it cannot be used here:
+    ///
+    /// ```compile_fail
+    /// # use crate::workqueue::{impl_has_delayed_work, new_delayed_work, Builder, Delay, DelayedWork, Queue, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Late {
+    /// #     #[pin]
+    /// #     dwork: DelayedWork<Late>,
+    /// # }
+    /// # impl_has_delayed_work! { impl HasDelayedWork<Self> for Late { self.dwork } }
+    /// # impl WorkItem for Late {
+    /// #     type Pointer = Arc<Late>;
+    /// #     fn run(_this: Arc<Late>) {}
+    /// # }
+    /// let owned = Builder::unbound().build(c"short-lived")?;
+    /// let late = Arc::pin_init(pin_init!(Late { dwork <- new_delayed_work!() }), GFP_KERNEL)?;
+    /// let queue: &Queue = &owned;
+    /// let _ = queue.enqueue_delayed(late, Delay::from_millis(10)); // `owned` is not 'static.
+    /// ```
     ///
     /// # Examples
     ///
@@ -210,7 +281,7 @@ impl Queue {
     ///     GFP_KERNEL,
     /// )?;
     /// // The delay may be given in jiffies, in milliseconds or as a time span.
-    /// assert!(system().enqueue_delayed(t.clone(), Delta::from_millis(10)).is_ok());
+    /// assert!(system().enqueue_delayed(t.clone(), Delta::from_millis(200)).is_ok());
     /// // While its timer is armed the item is pending, and a second enqueue hands it back.
     /// assert!(system().enqueue_delayed(t.clone(), Delay::from_millis(10)).is_err());
     /// t.fired.wait_for_completion();
@@ -225,8 +296,148 @@ impl Queue {
     where
         W: RawDelayedWorkItem<ID> + Send + 'static,
     {
+        self.enqueue_delayed_on_cpu(ANY_CPU, w, delay.into().as_jiffies())
+    }
+
+    /// Queues `w` on CPU `cpu`; like [`Queue::enqueue`] otherwise.
+    ///
+    /// A CPU that does not exist or is offline is refused with `EINVAL`, and the pointer
+    /// comes back with the error. (A CPU can still go offline right after the check; the C
+    /// side then runs the item on another CPU.) On an unbound queue the CPU is a hint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::system;
+    /// # use crate::workqueue::{impl_has_work, new_work, Work, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Ping {
+    /// #     #[pin]
+    /// #     work: Work<Ping>,
+    /// # }
+    /// # impl_has_work! { impl HasWork<Self> for Ping { self.work } }
+    /// # impl WorkItem for Ping {
+    /// #     type Pointer = Arc<Ping>;
+    /// #     fn run(_this: Arc<Ping>) {}
+    /// # }
+    /// let ping = Arc::pin_init(pin_init!(Ping { work <- new_work!() }), GFP_KERNEL)?;
+    /// assert!(matches!(system().enqueue_on(0, ping.clone()), Ok(Ok(()))));
+    /// // No such CPU: refused, and the `Arc` comes back with the error.
+    /// let Err((err, back)) = system().enqueue_on(100_000, ping.clone()) else {
+    ///     return Err(EINVAL);
+    /// };
+    /// assert_eq!(err, EINVAL);
+    /// drop(back);
+    /// system().flush();
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn enqueue_on<W, const ID: u64>(
+        &self,
+        cpu: u32,
+        w: W,
+    ) -> Result<W::EnqueueOutput, (Error, W)>
+    where
+        W: RawWorkItem<ID> + Send + 'static,
+    {
+        on_online_cpu(cpu, w, |cpu, w| self.enqueue_on_cpu(cpu, w))
+    }
+
+    /// Queues `w` after `delay`, on CPU `cpu`; see [`Queue::enqueue_delayed`] and
+    /// [`Queue::enqueue_on`].
+    pub fn enqueue_delayed_on<W, const ID: u64>(
+        &'static self,
+        cpu: u32,
+        w: W,
+        delay: impl Into<Delay>,
+    ) -> Result<W::EnqueueOutput, (Error, W)>
+    where
+        W: RawDelayedWorkItem<ID> + Send + 'static,
+    {
+        let delay = delay.into().as_jiffies();
+        on_online_cpu(cpu, w, |cpu, w| self.enqueue_delayed_on_cpu(cpu, w, delay))
+    }
+
+    /// Re-arms the item of `w` to run after `delay` (the C `mod_delayed_work()`).
+    ///
+    /// A pending instance is cancelled and its owner returned as the first value; then `w`
+    /// is queued with the new delay, and the second value says so as [`Queue::enqueue`]
+    /// does. So a pending item gets the new delay, and an idle one is queued. Between the
+    /// two steps the item is briefly idle: an enqueue by someone else in that window wins,
+    /// and `w` comes back in `Err`. (The C call cannot be used as is: on a disabled item it
+    /// queues nothing yet answers as if it had, which would lose `w`.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::system;
+    /// # use crate::workqueue::{impl_has_delayed_work, new_delayed_work, Delay, DelayedWork, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Watchdog {
+    /// #     #[pin]
+    /// #     dwork: DelayedWork<Watchdog>,
+    /// # }
+    /// # impl_has_delayed_work! { impl HasDelayedWork<Self> for Watchdog { self.dwork } }
+    /// # impl WorkItem for Watchdog {
+    /// #     type Pointer = Arc<Watchdog>;
+    /// #     fn run(_this: Arc<Watchdog>) {}
+    /// # }
+    /// let dog = Arc::pin_init(pin_init!(Watchdog { dwork <- new_delayed_work!() }), GFP_KERNEL)?;
+    /// // Idle: queued, nothing was pending.
+    /// let (previous, queued) = system().mod_delayed(dog.clone(), Delay::from_millis(5_000));
+    /// assert!(previous.is_none() && queued.is_ok());
+    /// // Pending: pushed back, and the queue's previous `Arc` is returned.
+    /// let (previous, queued) = system().mod_delayed(dog.clone(), Delay::from_millis(10_000));
+    /// assert!(previous.is_some() && queued.is_ok());
+    /// assert!(dog.dwork.cancel().is_some());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn mod_delayed<W, const ID: u64>(
+        &'static self,
+        w: W,
+        delay: impl Into<Delay>,
+    ) -> (Option<W>, W::EnqueueOutput)
+    where
+        W: RawDelayedWorkItem<ID> + WorkItemReclaim<ID> + Send + 'static,
+    {
         let queue = self.as_raw();
         let delay = delay.into().as_jiffies();
+        let cancelled: Cell<Option<*mut bindings::work_struct>> = Cell::new(None);
+        let rearm = |work| {
+            // SAFETY: By `RawDelayedWorkItem`, `work` is inside a live `delayed_work`; the
+            // queue lives forever (`'static`), so its timer can never outlive it.
+            let (queued, was_pending) = unsafe {
+                cancel_then_queue(work, |dwork| {
+                    bindings::queue_delayed_work_on(ANY_CPU, queue, dwork, delay)
+                })
+            };
+            if was_pending {
+                cancelled.set(Some(work));
+            }
+            queued
+        };
+        // SAFETY: `rearm` returns the answer of `queue_delayed_work_on`, which is `true` exactly
+        // when it armed or queued the work; cancelling a pending instance before it does not
+        // touch the owner `w` hands over.
+        let output = unsafe { w.__enqueue(rearm) };
+        // SAFETY: The cancelled instance was queued through `W`'s `__enqueue`; its owner is
+        // ours.
+        let previous = cancelled.get().map(|work| unsafe { W::reclaim(work) });
+        (previous, output)
+    }
+
+    /// Queues the delayed `w` on CPU `cpu` after `delay` jiffies.
+    fn enqueue_delayed_on_cpu<W, const ID: u64>(
+        &'static self,
+        cpu: c_int,
+        w: W,
+        delay: Jiffies,
+    ) -> W::EnqueueOutput
+    where
+        W: RawDelayedWorkItem<ID> + Send + 'static,
+    {
+        let queue = self.as_raw();
         // SAFETY: `queue_delayed_work_on` returns `true` exactly when it armed or queued the
         // work and never runs it in place. By `RawDelayedWorkItem` the `work_struct` sits in a
         // `delayed_work` that is valid as long as the work. The queue lives forever
@@ -234,7 +445,7 @@ impl Queue {
         unsafe {
             w.__enqueue(move |work| {
                 bindings::queue_delayed_work_on(
-                    ANY_CPU,
+                    cpu,
                     queue,
                     kernel::container_of!(work, bindings::delayed_work, work),
                     delay,

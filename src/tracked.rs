@@ -48,6 +48,7 @@ use super::{
         AlwaysRefCounted, //
     },
     helpers,
+    queue::cancel_then_queue,
     registry::{
         Link,
         Registry,
@@ -123,7 +124,25 @@ impl Tracked {
 /// a timer that would queue onto freed memory. It is queued with
 /// [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed), and at once (no delay)
 /// with [`Queue::enqueue`](super::Queue::enqueue) on any queue. It cannot be armed on a
-/// system queue: use [`DelayedWork`](super::DelayedWork) there.
+/// system queue (a timer armed there would escape the registry): use
+/// [`DelayedWork`](super::DelayedWork) there.
+///
+/// ```compile_fail
+/// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, system, Delay, TrackedDelayedWork, WorkItem};
+/// # use kernel::sync::Arc;
+/// # #[pin_data]
+/// # struct Job {
+/// #     #[pin]
+/// #     dwork: TrackedDelayedWork<Job>,
+/// # }
+/// # impl_has_tracked_delayed_work! { impl HasTrackedDelayedWork<Self> for Job { self.dwork } }
+/// # impl WorkItem for Job {
+/// #     type Pointer = Arc<Job>;
+/// #     fn run(_this: Arc<Job>) {}
+/// # }
+/// let job = Arc::pin_init(pin_init!(Job { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
+/// let _ = system().enqueue_delayed(job, Delay::from_millis(10));
+/// ```
 ///
 /// # Invariants
 ///
@@ -250,6 +269,37 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         unsafe { helpers::wq_rs_work_pending(self.inner.work()) }
     }
 
+    /// Runs the item now if its timer is armed, then waits for it to finish; returns whether
+    /// there was an instance to wait for. It may sleep.
+    pub fn flush(&self) -> bool {
+        // SAFETY: The `delayed_work` is initialised by the type invariants. Its work function
+        // unlinks it when it runs.
+        unsafe { bindings::flush_delayed_work(self.inner.dwork.get()) }
+    }
+
+    /// Disables the item until [`TrackedDelayedWork::enable`], cancelling a pending instance
+    /// (whose owner is returned); see [`Work::disable`](super::Work::disable).
+    pub fn disable(&self) -> Option<T::Pointer>
+    where
+        T: WorkItem<ID> + Sized,
+        T::Pointer: WorkItemReclaim<ID> + RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
+    {
+        // SAFETY: The `delayed_work` is initialised; this may sleep.
+        if !unsafe { bindings::disable_delayed_work_sync(self.inner.dwork.get()) } {
+            return None;
+        }
+        self.inner.unlink_if_stale(&TrackGuard::lock());
+        // SAFETY: As in `cancel`: the pending instance was cancelled; its owner is ours.
+        Some(unsafe { T::Pointer::reclaim(self.inner.work()) })
+    }
+
+    /// Undoes one [`TrackedDelayedWork::disable`]; returns whether the item can be queued
+    /// again.
+    pub fn enable(&self) -> bool {
+        // SAFETY: The `delayed_work` is initialised by the type invariants.
+        unsafe { bindings::enable_delayed_work(self.inner.dwork.get()) }
+    }
+
     /// Cancels the item if it is pending and returns the owner the queue held for it.
     ///
     /// Waits for a running instance to finish: when it returns, the item is neither pending
@@ -341,31 +391,9 @@ macro_rules! impl_has_tracked_delayed_work {
         unsafe impl$(<$($generics)+>)?
             $crate::workqueue::HasTrackedDelayedWork<$work_type $(, $id)?> for $self {}
 
-        // SAFETY: Both functions go through the same field, the second undoing the first.
-        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasWork<$work_type $(, $id)?>
-            for $self
-        {
-            #[inline]
-            unsafe fn raw_get_work(
-                ptr: *mut Self,
-            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
-                // SAFETY: The caller promises `ptr` points at a valid `Self`.
-                let tracked = unsafe { &raw mut (*ptr).$field };
-                // SAFETY: `tracked` points at a valid `TrackedDelayedWork`.
-                unsafe { $crate::workqueue::TrackedDelayedWork::raw_as_work(tracked) }
-            }
-
-            #[inline]
-            unsafe fn work_container_of(
-                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
-            ) -> *mut Self {
-                // SAFETY: The caller promises `ptr` is the work of the `$field` field of a
-                // valid `Self`.
-                let tracked = unsafe { $crate::workqueue::TrackedDelayedWork::from_work(ptr) };
-                // SAFETY: As above.
-                unsafe { ::kernel::container_of!(tracked, Self, $field) }
-            }
-        }
+        $crate::workqueue::impl_has_work_in_field!(
+            [$($($generics)+)?] $work_type, [$($id)?], $self, $field, TrackedDelayedWork
+        );
     )*};
 }
 pub(crate) use impl_has_tracked_delayed_work;
@@ -421,6 +449,39 @@ pub(crate) unsafe fn arm(
         registry.push(&tracked.link, &lock);
     }
     armed
+}
+
+/// Re-arms the tracked item whose work is `work` on `wq` after `delay`: cancels a pending
+/// instance, queues it again and links it into `registry`. Returns whether the queue took the
+/// caller's owner, and whether an instance was cancelled (whose owner the caller then holds).
+///
+/// # Safety
+///
+/// As for [`arm`].
+pub(crate) unsafe fn rearm(
+    registry: &Registry,
+    wq: *mut bindings::workqueue_struct,
+    cpu: c_int,
+    work: *mut bindings::work_struct,
+    delay: Jiffies,
+) -> (bool, bool) {
+    // SAFETY: By the caller's promise `work` belongs to a live tracked item.
+    let tracked = unsafe { &*Tracked::from_work(work) };
+    let lock = TrackGuard::lock();
+    // SAFETY: `work` is inside the item's `delayed_work`; `wq` is live.
+    let (queued, cancelled) = unsafe {
+        cancel_then_queue(work, |dwork| {
+            bindings::queue_delayed_work_on(cpu, wq, dwork, delay)
+        })
+    };
+    if cancelled {
+        // That instance is gone; its owner is the caller's.
+        tracked.link.unlink(&lock);
+    }
+    if queued {
+        registry.push(&tracked.link, &lock);
+    }
+    (queued, cancelled)
 }
 
 /// Unlinks every item of `registry`; cancels those whose timer is armed and releases their

@@ -163,6 +163,156 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     }
 }
 
+impl<T, const ID: u64> Work<T, ID>
+where
+    T: WorkItem<ID>,
+    T::Pointer: WorkItemReclaim<ID>,
+{
+    /// Cancels the item if it is queued, and returns the owner the queue held for it.
+    ///
+    /// Waits for a running instance to finish: when it returns, the item is neither pending
+    /// nor running (until queued again). `None` means nothing was pending. It may sleep, and
+    /// must not be called from the item's own `run`, which it would wait for.
+    ///
+    /// A `Pin<KBox<T>>` item cannot be cancelled this way: while it is queued the queue owns
+    /// the box, so no one else holds a reference to call `cancel` with, and when the caller
+    /// holds the box the item is not queued (and `cancel` returns `None`). Share the item
+    /// (`Arc`, `ARef`) if it must be cancellable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::{
+    ///     impl_has_work,
+    ///     new_work,
+    ///     Builder,
+    ///     Work,
+    ///     WorkItem, //
+    /// };
+    /// use kernel::sync::{
+    ///     Arc,
+    ///     Completion, //
+    /// };
+    ///
+    /// #[pin_data]
+    /// struct Task {
+    ///     #[pin]
+    ///     gate: Completion,
+    ///     #[pin]
+    ///     work: Work<Task>,
+    /// }
+    ///
+    /// impl_has_work! {
+    ///     impl HasWork<Self> for Task { self.work }
+    /// }
+    ///
+    /// impl WorkItem for Task {
+    ///     type Pointer = Arc<Task>;
+    ///
+    ///     fn run(this: Arc<Task>) {
+    ///         this.gate.wait_for_completion();
+    ///     }
+    /// }
+    ///
+    /// let q = Builder::ordered().build(c"cancel-example")?;
+    /// let new_task = || Arc::pin_init(
+    ///     pin_init!(Task { gate <- Completion::new(), work <- new_work!() }),
+    ///     GFP_KERNEL,
+    /// );
+    /// let (first, second) = (new_task()?, new_task()?);
+    /// assert!(q.enqueue(first.clone()).is_ok());
+    /// assert!(q.enqueue(second.clone()).is_ok());
+    /// // `second` waits behind `first` on the ordered queue: cancel it, get the queue's `Arc`.
+    /// let owner = second.work.cancel();
+    /// assert!(owner.is_some());
+    /// first.gate.complete_all();
+    /// // After the run, there is nothing to cancel.
+    /// q.flush();
+    /// assert!(first.work.cancel().is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn cancel(&self) -> Option<T::Pointer> {
+        // SAFETY: The work is initialised (type invariants); cancelling may sleep, which
+        // `cancel` documents.
+        if !unsafe { bindings::cancel_work_sync(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: The cancel took a queued instance off its queue. Only `T::Pointer`'s
+        // `__enqueue` queues this work (through `T`'s `HasWork` field), so the owner it gave
+        // away is ours now.
+        Some(unsafe { T::Pointer::reclaim(self.as_raw()) })
+    }
+
+    /// Disables the item: until [`Work::enable`], queueing it fails and hands the pointer
+    /// back. A queued instance is cancelled (its owner returned) and a running one waited
+    /// for. Disabling nests: each `disable` needs an `enable`.
+    ///
+    /// Only for items whose pointer comes back from a refused enqueue (`Arc`, `ARef`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::{
+    ///     impl_has_work,
+    ///     new_work,
+    ///     system,
+    ///     Work,
+    ///     WorkItem, //
+    /// };
+    /// use kernel::sync::Arc;
+    ///
+    /// #[pin_data]
+    /// struct Poll {
+    ///     #[pin]
+    ///     work: Work<Poll>,
+    /// }
+    ///
+    /// impl_has_work! {
+    ///     impl HasWork<Self> for Poll { self.work }
+    /// }
+    ///
+    /// impl WorkItem for Poll {
+    ///     type Pointer = Arc<Poll>;
+    ///
+    ///     fn run(_this: Arc<Poll>) {}
+    /// }
+    ///
+    /// let p = Arc::pin_init(pin_init!(Poll { work <- new_work!() }), GFP_KERNEL)?;
+    /// assert!(p.work.disable().is_none());
+    /// assert!(system().enqueue(p.clone()).is_err()); // Refused: the `Arc` comes back.
+    /// assert!(p.work.enable());
+    /// assert!(system().enqueue(p.clone()).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn disable(&self) -> Option<T::Pointer>
+    where
+        T::Pointer: RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
+    {
+        // SAFETY: The work is initialised; this may sleep, like `cancel`.
+        if !unsafe { bindings::disable_work_sync(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: As in `cancel`: a queued instance was cancelled, its owner is ours.
+        Some(unsafe { T::Pointer::reclaim(self.as_raw()) })
+    }
+}
+
+impl<T: ?Sized, const ID: u64> Work<T, ID> {
+    /// Waits for the last queued instance of the item to finish running.
+    ///
+    /// Returns whether there was one to wait for. It may sleep.
+    pub fn flush(&self) -> bool {
+        // SAFETY: The work is initialised by the type invariants.
+        unsafe { bindings::flush_work(self.as_raw()) }
+    }
+
+    /// Undoes one [`Work::disable`]; returns whether the item can be queued again.
+    pub fn enable(&self) -> bool {
+        // SAFETY: The work is initialised by the type invariants.
+        unsafe { bindings::enable_work(self.as_raw()) }
+    }
+}
+
 /// Declares that a struct holds a [`Work<T, ID>`] field.
 ///
 /// # Safety
@@ -248,6 +398,41 @@ macro_rules! impl_has_work {
     )*};
 }
 pub(crate) use impl_has_work;
+
+/// Implements [`HasWork`] for `$self` through its field `$field` of type `$holder<..>`, a
+/// type that holds a [`Work`]: `$holder::raw_as_work` goes from the field to its work, and
+/// `$holder::from_work` back. The shared body of [`impl_has_delayed_work!`] and
+/// [`impl_has_tracked_delayed_work!`](super::impl_has_tracked_delayed_work).
+macro_rules! impl_has_work_in_field {
+    ([$($generics:tt)*] $work_type:ty, [$($id:tt)?], $self:ty, $field:ident, $holder:ident) => {
+        // SAFETY: Both functions go through the same field, whose type the compiler checks to
+        // be `$holder<$work_type, $id>`, and `$holder`'s conversions, the second undoing the
+        // first: they are inverses.
+        unsafe impl<$($generics)*> $crate::workqueue::HasWork<$work_type $(, $id)?> for $self {
+            #[inline]
+            unsafe fn raw_get_work(
+                ptr: *mut Self,
+            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
+                // SAFETY: The caller promises `ptr` points at a valid `Self`.
+                let holder = unsafe { &raw mut (*ptr).$field };
+                // SAFETY: `holder` points at a valid `$holder`.
+                unsafe { $crate::workqueue::$holder::raw_as_work(holder) }
+            }
+
+            #[inline]
+            unsafe fn work_container_of(
+                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
+            ) -> *mut Self {
+                // SAFETY: The caller promises `ptr` is the work of the `$field` field of a
+                // valid `Self`.
+                let holder = unsafe { $crate::workqueue::$holder::from_work(ptr) };
+                // SAFETY: As above: `holder` is the `$field` field of that `Self`.
+                unsafe { ::kernel::container_of!(holder, Self, $field) }
+            }
+        }
+    };
+}
+pub(crate) use impl_has_work_in_field;
 
 /// A struct that runs as a work item, owned by `Self::Pointer` while it is queued.
 ///

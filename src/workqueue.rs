@@ -8,7 +8,21 @@
 //! that is already pending hands the pointer straight back to the caller.
 //!
 //! The names and semantics follow the kernel crate's `kernel::workqueue`, so code moves
-//! between the two by changing an import.
+//! between the two by changing an import. Beyond it, this library offers:
+//!
+//! - **Owned queues.** A [`Builder`] creates a queue of one kind (unbound, per-CPU,
+//!   ordered, BH, power-efficient) with the modifiers that kind accepts; the
+//!   [`OwnedQueue`] it returns destroys the queue when dropped, after everything queued on
+//!   it has finished, so unbind or unload can rely on nothing of the driver running later.
+//! - **Delayed work on owned queues, sound.** A [`DelayedWork`] may only be armed on queues
+//!   that live forever (`&'static Queue`): `destroy_workqueue()` knows nothing of armed
+//!   timers. A [`TrackedDelayedWork`] may be armed on an [`OwnedQueue`], which finds it when
+//!   dropped, cancels it and releases its owner without waiting out the delay.
+//! - **Lifecycle control.** Synchronous cancel that returns the owner the queue held
+//!   ([`Work::cancel`], [`DelayedWork::cancel`], [`TrackedDelayedWork::cancel`]), flush of
+//!   an item or a queue, [`OwnedQueue::drain`], re-arming ([`Queue::mod_delayed`]),
+//!   per-CPU queueing ([`Queue::enqueue_on`]), and disable/enable ([`Work::disable`]).
+//! - **Delays** as jiffies, milliseconds or a time span, through [`Delay`].
 //!
 //! # Using the library
 //!
@@ -71,6 +85,49 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
+//! A driver-owned, ordered queue with a watchdog armed on it; dropping the queue cancels the
+//! watchdog and releases its reference without waiting out the delay:
+//!
+//! ```
+//! use crate::workqueue::{
+//!     impl_has_tracked_delayed_work,
+//!     new_tracked_delayed_work,
+//!     Builder,
+//!     Delay,
+//!     TrackedDelayedWork,
+//!     WorkItem, //
+//! };
+//! use kernel::sync::Arc;
+//!
+//! #[pin_data]
+//! struct Engine {
+//!     #[pin]
+//!     hang_check: TrackedDelayedWork<Engine>,
+//! }
+//!
+//! impl_has_tracked_delayed_work! {
+//!     impl HasTrackedDelayedWork<Self> for Engine { self.hang_check }
+//! }
+//!
+//! impl WorkItem for Engine {
+//!     type Pointer = Arc<Engine>;
+//!
+//!     fn run(_this: Arc<Engine>) {
+//!         pr_warn!("engine hung\n");
+//!     }
+//! }
+//!
+//! let queue = Builder::ordered().mem_reclaim().build(c"engine")?;
+//! let engine = Arc::pin_init(
+//!     pin_init!(Engine { hang_check <- new_tracked_delayed_work!("Engine::hang_check") }),
+//!     GFP_KERNEL,
+//! )?;
+//! assert!(queue.enqueue_delayed(engine.clone(), Delay::from_millis(30_000)).is_ok());
+//! drop(queue);
+//! assert!(Arc::into_unique_or_drop(engine).is_some());
+//! # Ok::<(), Error>(())
+//! ```
+//!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
 // The library is built into each consumer's crate, so `pub` marks the API the consumer sees,
@@ -129,6 +186,7 @@ pub use tracked::{
 };
 pub(crate) use work::{
     impl_has_work,
+    impl_has_work_in_field,
     new_work, //
 };
 pub use work::{

@@ -5,6 +5,7 @@
  * (the symbols are not exported), so several modules can embed the library side by side.
  */
 
+#include <linux/cpumask.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
 #include <linux/version.h>
@@ -82,6 +83,12 @@ struct workqueue_struct *wq_rs_system_dfl(void)
 bool wq_rs_work_pending(struct work_struct *work)
 {
 	return work_pending(work);
+}
+
+/* cpu_online() is a macro. */
+bool wq_rs_cpu_online(int cpu)
+{
+	return cpu_online(cpu);
 }
 
 /* timer_pending() is an inline function. */

@@ -2,9 +2,24 @@
 
 //! What several suites use: observing the kernel from a test.
 
+use core::{
+    ptr::NonNull,
+    sync::atomic::{
+        AtomicUsize,
+        Ordering, //
+    },
+};
+
 use kernel::{
-    ffi::{c_char, c_long},
+    ffi::{
+        c_char,
+        c_long, //
+    },
     prelude::*,
+    sync::aref::{
+        ARef,
+        AlwaysRefCounted, //
+    },
     time::{
         delay::fsleep,
         Delta,
@@ -68,4 +83,30 @@ pub(crate) fn wait_until(ms: u32, cond: impl Fn() -> bool) -> bool {
         fsleep(Delta::from_millis(1));
     }
     cond()
+}
+
+/// Turns a freshly allocated object into an `ARef` holding its one reference; the object's
+/// `dec_ref` frees it with [`release_boxed`].
+pub(crate) fn into_aref<T: AlwaysRefCounted>(boxed: Pin<KBox<T>>) -> ARef<T> {
+    // SAFETY: The box is leaked, never moved out of; `release_boxed` rebuilds and frees it.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
+    // SAFETY: `raw` is valid and non-null; its one reference goes to the `ARef`.
+    unsafe { ARef::from_raw(NonNull::new_unchecked(raw)) }
+}
+
+/// The `dec_ref` of test objects made by [`into_aref`]: drops one of the references counted
+/// by `refs`, and frees the object if it was the last. Returns whether it freed it.
+///
+/// # Safety
+///
+/// The caller gives up one reference to `obj`, an object made by [`into_aref`] whose count
+/// `refs` returns.
+pub(crate) unsafe fn release_boxed<T>(obj: NonNull<T>, refs: fn(&T) -> &AtomicUsize) -> bool {
+    // SAFETY: The caller gives up a reference to a live object.
+    if refs(unsafe { obj.as_ref() }).fetch_sub(1, Ordering::AcqRel) != 1 {
+        return false;
+    }
+    // SAFETY: That was the last reference; the object was allocated as a box.
+    drop(unsafe { KBox::from_raw(obj.as_ptr()) });
+    true
 }

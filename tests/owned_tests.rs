@@ -37,7 +37,15 @@ mod tests {
     };
 
     use crate::{
-        common::{in_serving_softirq, jiffies, read_file, wait_until, with_failing_allocations},
+        common::{
+            in_serving_softirq,
+            into_aref,
+            jiffies,
+            read_file,
+            release_boxed,
+            wait_until,
+            with_failing_allocations, //
+        },
         workqueue::{
             impl_has_tracked_delayed_work,
             impl_has_work,
@@ -461,11 +469,9 @@ mod tests {
         unsafe fn dec_ref(obj: NonNull<Self>) {
             // SAFETY: The caller gives up a reference to a live object.
             let this = unsafe { obj.as_ref() };
-            if this.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let fate = this.fate;
-                let ran = this.ran.load(Ordering::Acquire);
-                // SAFETY: That was the last reference; the object was allocated as a box.
-                drop(unsafe { KBox::from_raw(obj.as_ptr()) });
+            let (fate, ran) = (this.fate, this.ran.load(Ordering::Acquire));
+            // SAFETY: The caller gives up a reference to an object made by `into_aref`.
+            if unsafe { release_boxed(obj, |o| &o.refs) } {
                 if !ran {
                     fate.freed_unrun.fetch_add(1, Ordering::AcqRel);
                 }
@@ -475,7 +481,7 @@ mod tests {
     }
 
     fn counted(fate: &'static Fate) -> Result<ARef<Counted>> {
-        let b = KBox::pin_init(
+        Ok(into_aref(KBox::pin_init(
             pin_init!(Counted {
                 refs: AtomicUsize::new(1),
                 fate,
@@ -483,11 +489,7 @@ mod tests {
                 dwork <- new_tracked_delayed_work!("Counted"),
             }),
             GFP_KERNEL,
-        )?;
-        // SAFETY: Leaked and never moved; `dec_ref` frees it.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
-        // SAFETY: `raw` is valid; its one reference goes to the `ARef`.
-        Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(raw)) })
+        )?))
     }
 
     /// Arms item `i` of a mixed batch (boxes, `Arc`s and `ARef`s) on `q` after `delay`; the

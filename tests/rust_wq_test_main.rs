@@ -16,6 +16,7 @@ mod workqueue;
 mod doctests;
 
 mod common;
+mod control_tests;
 mod owned_tests;
 mod work_tests;
 

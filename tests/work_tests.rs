@@ -34,7 +34,14 @@ mod tests {
     };
 
     use crate::{
-        common::{in_serving_softirq, in_task, jiffies, wait_until},
+        common::{
+            in_serving_softirq,
+            in_task,
+            into_aref,
+            jiffies,
+            release_boxed,
+            wait_until, //
+        },
         workqueue::{
             impl_has_delayed_work,
             impl_has_work,
@@ -293,28 +300,22 @@ mod tests {
         }
 
         unsafe fn dec_ref(obj: NonNull<Self>) {
-            // SAFETY: The caller gives up one reference to a live object.
-            if unsafe { obj.as_ref() }.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-                // SAFETY: That was the last reference; the object was allocated as a box.
-                drop(unsafe { KBox::from_raw(obj.as_ptr()) });
+            // SAFETY: The caller gives up a reference to an object made by `into_aref`.
+            if unsafe { release_boxed(obj, |o| &o.refs) } {
                 REF_ITEMS_FREED.fetch_add(1, Ordering::Release);
             }
         }
     }
 
     fn ref_item() -> Result<ARef<RefItem>> {
-        let boxed = KBox::pin_init(
+        Ok(into_aref(KBox::pin_init(
             pin_init!(RefItem {
                 refs: AtomicUsize::new(1),
                 runs: AtomicU32::new(0),
                 dwork <- new_delayed_work!("RefItem::dwork"),
             }),
             GFP_KERNEL,
-        )?;
-        // SAFETY: The box is leaked, never moved out of; `dec_ref` frees it.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
-        // SAFETY: `raw` is valid and its one reference is handed to the `ARef`.
-        Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(raw)) })
+        )?))
     }
 
     #[test]
@@ -322,7 +323,7 @@ mod tests {
         let freed_before = REF_ITEMS_FREED.load(Ordering::Acquire);
         let item = ref_item()?;
         assert!(system()
-            .enqueue_delayed(item.clone(), Delay::from_millis(50))
+            .enqueue_delayed(item.clone(), Delay::from_millis(300))
             .is_ok());
         assert_eq!(item.refs.load(Ordering::Acquire), 2);
         // Pending: the reference comes back, and the count with it when it is dropped.

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Lifecycle control: cancel (returning the owner), flush, drain, re-arm, per-CPU enqueue,
+//! disable and enable.
+
+use kernel::prelude::*;
+
+#[kunit_tests(workqueue_control)]
+mod tests {
+    use core::{
+        ptr::NonNull,
+        sync::atomic::{
+            AtomicU32,
+            AtomicUsize,
+            Ordering, //
+        },
+    };
+
+    use kernel::{
+        bindings,
+        cpu::{
+            nr_cpu_ids,
+            CpuId, //
+        },
+        prelude::*,
+        sync::{
+            aref::{
+                ARef,
+                AlwaysRefCounted, //
+            },
+            Arc, Completion,
+        },
+        time::{
+            delay::{
+                fsleep,
+                udelay, //
+            },
+            msecs_to_jiffies,
+            Delta,
+            Jiffies, //
+        },
+    };
+
+    use crate::{
+        common::{
+            into_aref,
+            jiffies,
+            release_boxed,
+            wait_until, //
+        },
+        workqueue::{
+            impl_has_delayed_work,
+            impl_has_tracked_delayed_work,
+            impl_has_work,
+            new_delayed_work,
+            new_tracked_delayed_work,
+            new_work,
+            system,
+            Builder,
+            Delay,
+            DelayedWork,
+            Queue,
+            TrackedDelayedWork,
+            Work,
+            WorkItem, //
+        },
+    };
+
+    /// An `Arc` item: counts its runs, records its CPU and its run time, and can be held at a
+    /// gate until released.
+    #[pin_data]
+    struct Item {
+        runs: AtomicU32,
+        cpu: AtomicU32,
+        ran_at: AtomicUsize,
+        gated: bool,
+        #[pin]
+        gate: Completion,
+        #[pin]
+        work: Work<Item>,
+        #[pin]
+        dwork: DelayedWork<Item, 1>,
+    }
+
+    impl_has_work! {
+        impl HasWork<Item> for Item { self.work }
+    }
+
+    impl_has_delayed_work! {
+        impl HasDelayedWork<Item, 1> for Item { self.dwork }
+    }
+
+    impl Item {
+        fn new(gated: bool) -> Result<Arc<Item>> {
+            Arc::pin_init(
+                pin_init!(Item {
+                    runs: AtomicU32::new(0),
+                    cpu: AtomicU32::new(u32::MAX),
+                    ran_at: AtomicUsize::new(0),
+                    gated,
+                    gate <- Completion::new(),
+                    work <- new_work!("Item::work"),
+                    dwork <- new_delayed_work!("Item::dwork"),
+                }),
+                GFP_KERNEL,
+            )
+        }
+
+        fn record(&self) {
+            self.cpu.store(CpuId::current().as_u32(), Ordering::Relaxed);
+            self.ran_at.store(jiffies(), Ordering::Relaxed);
+            if self.gated {
+                self.gate.wait_for_completion();
+            }
+            self.runs.fetch_add(1, Ordering::AcqRel);
+        }
+
+        fn runs(&self) -> u32 {
+            self.runs.load(Ordering::Acquire)
+        }
+    }
+
+    impl WorkItem for Item {
+        type Pointer = Arc<Item>;
+
+        fn run(this: Arc<Item>) {
+            this.record();
+        }
+    }
+
+    impl WorkItem<1> for Item {
+        type Pointer = Arc<Item>;
+
+        fn run(this: Arc<Item>) {
+            this.record();
+        }
+    }
+
+    fn sole_owner(item: Arc<Item>) -> bool {
+        Arc::into_unique_or_drop(item).is_some()
+    }
+
+    #[test]
+    fn cancel_before_the_run_returns_the_owner() -> Result {
+        let q = Builder::ordered().build(c"wq_rs_ctl_cancel")?;
+        let blocker = Item::new(true)?;
+        let target = Item::new(false)?;
+        assert!(q.enqueue::<_, 0>(blocker.clone()).is_ok());
+        assert!(q.enqueue::<_, 0>(target.clone()).is_ok());
+        let owner = target.work.cancel();
+        assert!(owner.is_some());
+        drop(owner);
+        blocker.gate.complete_all();
+        drop(q);
+        assert_eq!(target.runs(), 0);
+        assert_eq!(blocker.runs(), 1);
+        assert!(sole_owner(target));
+        assert!(sole_owner(blocker));
+        Ok(())
+    }
+
+    #[test]
+    fn cancel_after_the_run_returns_nothing() -> Result {
+        let item = Item::new(false)?;
+        assert!(system().enqueue::<_, 0>(item.clone()).is_ok());
+        // It may already have run (then there is nothing to wait for): either way it is done.
+        item.work.flush();
+        assert!(item.work.cancel().is_none());
+        assert_eq!(item.runs(), 1);
+        assert!(sole_owner(item));
+        Ok(())
+    }
+
+    #[test]
+    fn cancel_of_an_armed_delayed_item_returns_the_owner_and_it_never_runs() -> Result {
+        let item = Item::new(false)?;
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(100))
+            .is_ok());
+        let owner = item.dwork.cancel();
+        assert!(owner.is_some());
+        drop(owner);
+        // Well past the delay: it would have run by now.
+        fsleep(Delta::from_millis(300));
+        assert_eq!(item.runs(), 0);
+        assert!(item.dwork.cancel().is_none());
+        assert!(sole_owner(item));
+        Ok(())
+    }
+
+    /// An `ARef` item with its own reference count.
+    #[pin_data]
+    struct Counted {
+        refs: AtomicUsize,
+        runs: AtomicU32,
+        #[pin]
+        work: Work<Counted>,
+    }
+
+    impl_has_work! {
+        impl HasWork<Self> for Counted { self.work }
+    }
+
+    impl WorkItem for Counted {
+        type Pointer = ARef<Counted>;
+
+        fn run(this: ARef<Counted>) {
+            this.runs.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    // SAFETY: Counted atomically; the last reference frees the box, once.
+    unsafe impl AlwaysRefCounted for Counted {
+        fn inc_ref(&self) {
+            self.refs.fetch_add(1, Ordering::Relaxed);
+        }
+
+        unsafe fn dec_ref(obj: NonNull<Self>) {
+            // SAFETY: The caller gives up a reference to an object made by `into_aref`.
+            unsafe { release_boxed(obj, |o| &o.refs) };
+        }
+    }
+
+    #[test]
+    fn cancel_returns_the_owner_of_an_aref_item() -> Result {
+        let item: ARef<Counted> = into_aref(KBox::pin_init(
+            pin_init!(Counted {
+                refs: AtomicUsize::new(1),
+                runs: AtomicU32::new(0),
+                work <- new_work!("Counted::work"),
+            }),
+            GFP_KERNEL,
+        )?);
+
+        let q = Builder::ordered().build(c"wq_rs_ctl_aref")?;
+        let blocker = Item::new(true)?;
+        assert!(q.enqueue::<_, 0>(blocker.clone()).is_ok());
+        assert!(q.enqueue::<_, 0>(item.clone()).is_ok());
+        assert_eq!(item.refs.load(Ordering::Acquire), 2);
+        let owner = item.work.cancel();
+        assert!(owner.is_some());
+        drop(owner);
+        assert_eq!(item.refs.load(Ordering::Acquire), 1);
+        blocker.gate.complete_all();
+        drop(q);
+        assert_eq!(item.runs.load(Ordering::Acquire), 0);
+        Ok(())
+    }
+
+    /// The item runs on the other CPU while this one cancels it: for every round exactly one
+    /// of "it ran" and "its owner came back" happens.
+    #[test]
+    fn cancel_racing_with_the_run_on_another_cpu_is_exact() -> Result {
+        const ROUNDS: u32 = 10_000;
+        // The test boot has two CPUs; with one there would be no race to test.
+        assert!(nr_cpu_ids() >= 2);
+        let item = Item::new(false)?;
+        let (mut cancelled, mut ran) = (0u32, 0u32);
+        for round in 0..ROUNDS {
+            let other = (CpuId::current().as_u32() + 1) % nr_cpu_ids();
+            let before = item.runs();
+            assert!(matches!(
+                system().enqueue_on::<_, 0>(other, item.clone()),
+                Ok(Ok(()))
+            ));
+            // Vary the head start of the run a little, so both outcomes occur.
+            udelay(Delta::from_micros(i64::from(round % 7)));
+            let owner = item.work.cancel();
+            let returned = owner.is_some();
+            drop(owner);
+            item.work.flush();
+            let delta = item.runs() - before;
+            if returned {
+                cancelled += 1;
+                assert_eq!(delta, 0);
+            } else {
+                ran += 1;
+                assert_eq!(delta, 1);
+            }
+        }
+        pr_info!("cancel race: {ROUNDS} rounds, {cancelled} cancelled, {ran} ran\n");
+        assert_eq!(cancelled + ran, ROUNDS);
+        assert!(sole_owner(item));
+        Ok(())
+    }
+
+    #[test]
+    fn flush_waits_for_the_item() -> Result {
+        let item = Item::new(true)?;
+        assert!(system_long_enqueue(&item));
+        let releaser = item.clone();
+        crate::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+            fsleep(Delta::from_millis(30));
+            releaser.gate.complete_all();
+        })?;
+        assert!(item.work.flush());
+        assert_eq!(item.runs(), 1);
+        assert!(!item.work.flush());
+        Ok(())
+    }
+
+    fn system_long_enqueue(item: &Arc<Item>) -> bool {
+        crate::workqueue::system_long()
+            .enqueue::<_, 0>(item.clone())
+            .is_ok()
+    }
+
+    #[test]
+    fn a_flushed_delayed_item_runs_at_once() -> Result {
+        let item = Item::new(false)?;
+        let start = jiffies();
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
+            .is_ok());
+        // `flush` answers whether it had to wait, which depends on whether the other CPU
+        // already finished the item: what matters is that it ran, now.
+        item.dwork.flush();
+        assert_eq!(item.runs(), 1);
+        assert!(jiffies().wrapping_sub(start) < msecs_to_jiffies(1000));
+        assert!(sole_owner(item));
+        Ok(())
+    }
+
+    /// An item that re-queues itself `left` more times.
+    #[pin_data]
+    struct Echo {
+        runs: AtomicU32,
+        left: AtomicU32,
+        queue: *const bindings::workqueue_struct,
+        #[pin]
+        work: Work<Echo>,
+    }
+
+    // SAFETY: The queue pointer is only used while the test holds the queue, which drains
+    // the item before it is dropped.
+    unsafe impl Send for Echo {}
+    // SAFETY: As above.
+    unsafe impl Sync for Echo {}
+
+    impl_has_work! {
+        impl HasWork<Self> for Echo { self.work }
+    }
+
+    impl WorkItem for Echo {
+        type Pointer = Arc<Echo>;
+
+        fn run(this: Arc<Echo>) {
+            this.runs.fetch_add(1, Ordering::AcqRel);
+            if this.left.load(Ordering::Acquire) > 0 {
+                this.left.fetch_sub(1, Ordering::AcqRel);
+                // SAFETY: The queue is alive while it drains this item.
+                let q = unsafe { Queue::from_raw(this.queue) };
+                let _ = q.enqueue::<_, 0>(this.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn drain_empties_the_queue_even_when_items_requeue_themselves() -> Result {
+        let mut q = Builder::unbound().max_active(2).build(c"wq_rs_ctl_drain")?;
+        let raw = q.as_raw();
+        let mut echoes = KVec::new();
+        for _ in 0..6 {
+            let e = Arc::pin_init(
+                pin_init!(Echo {
+                    runs: AtomicU32::new(0),
+                    left: AtomicU32::new(3),
+                    queue: raw,
+                    work <- new_work!("Echo::work"),
+                }),
+                GFP_KERNEL,
+            )?;
+            assert!(q.enqueue::<_, 0>(e.clone()).is_ok());
+            echoes.push(e, GFP_KERNEL)?;
+        }
+        q.drain();
+        for e in &echoes {
+            assert_eq!(e.runs.load(Ordering::Acquire), 4);
+            assert!(!e.work.flush());
+        }
+        // The queue still works after a drain.
+        let item = Item::new(false)?;
+        assert!(q.enqueue::<_, 0>(item.clone()).is_ok());
+        drop(q);
+        assert_eq!(item.runs(), 1);
+        Ok(())
+    }
+
+    fn ran_after(item: &Item, since: Jiffies) -> Jiffies {
+        item.ran_at.load(Ordering::Acquire).wrapping_sub(since)
+    }
+
+    #[test]
+    fn mod_delayed_shortens_and_lengthens_and_queues_an_idle_item() -> Result {
+        // Shorten: 60 s becomes 10 jiffies; the queue's previous owner comes back.
+        let item = Item::new(false)?;
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
+            .is_ok());
+        let start = jiffies();
+        let (previous, queued) =
+            system().mod_delayed::<_, 1>(item.clone(), Delay::from_jiffies(10));
+        assert!(previous.is_some() && queued.is_ok());
+        drop(previous);
+        assert!(wait_until(2000, || item.runs() == 1));
+        let waited = ran_after(&item, start);
+        assert!(waited >= 10 && waited < msecs_to_jiffies(1000));
+
+        // Lengthen: 25 jiffies become 150.
+        let start = jiffies();
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_jiffies(25))
+            .is_ok());
+        let (previous, queued) =
+            system().mod_delayed::<_, 1>(item.clone(), Delay::from_jiffies(150));
+        assert!(previous.is_some() && queued.is_ok());
+        drop(previous);
+        // Past the first deadline: it would have run by now had the delay not grown.
+        fsleep(Delta::from_millis(250));
+        assert_eq!(item.runs(), 1);
+        assert!(wait_until(3000, || item.runs() == 2));
+        assert!(ran_after(&item, start) >= 150);
+
+        // Idle: queued, nothing pending to return.
+        let (previous, queued) = system().mod_delayed::<_, 1>(item.clone(), Delay::from_jiffies(1));
+        assert!(previous.is_none() && queued.is_ok());
+        assert!(wait_until(2000, || item.runs() == 3));
+        system().flush();
+        assert!(sole_owner(item));
+        Ok(())
+    }
+
+    /// A tracked item: re-arming on an owned queue.
+    #[pin_data]
+    struct Tracked {
+        runs: AtomicU32,
+        #[pin]
+        dwork: TrackedDelayedWork<Tracked>,
+    }
+
+    impl_has_tracked_delayed_work! {
+        impl HasTrackedDelayedWork<Self> for Tracked { self.dwork }
+    }
+
+    impl WorkItem for Tracked {
+        type Pointer = Arc<Tracked>;
+
+        fn run(this: Arc<Tracked>) {
+            this.runs.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    #[test]
+    fn mod_delayed_on_an_owned_queue_rearms_a_tracked_item() -> Result {
+        let q = Builder::unbound().build(c"wq_rs_ctl_rearm")?;
+        let t = Arc::pin_init(
+            pin_init!(Tracked { runs: AtomicU32::new(0), dwork <- new_tracked_delayed_work!() }),
+            GFP_KERNEL,
+        )?;
+        assert!(q
+            .enqueue_delayed(t.clone(), Delay::from_millis(60_000))
+            .is_ok());
+        let (previous, queued) = q.mod_delayed(t.clone(), Delay::from_jiffies(2));
+        assert!(previous.is_some() && queued.is_ok());
+        drop(previous);
+        assert!(wait_until(2000, || t.runs.load(Ordering::Acquire) == 1));
+        // Re-armed far out, then dropped: cancelled without waiting.
+        let (previous, queued) = q.mod_delayed(t.clone(), Delay::from_millis(60_000));
+        assert!(previous.is_none() && queued.is_ok());
+        drop(q);
+        assert_eq!(t.runs.load(Ordering::Acquire), 1);
+        assert!(Arc::into_unique_or_drop(t).is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn enqueue_on_cpu_n_runs_on_cpu_n() -> Result {
+        for cpu in 0..nr_cpu_ids() {
+            let item = Item::new(false)?;
+            assert!(matches!(
+                system().enqueue_on::<_, 0>(cpu, item.clone()),
+                Ok(Ok(()))
+            ));
+            item.work.flush();
+            assert_eq!(item.runs(), 1);
+            assert_eq!(item.cpu.load(Ordering::Relaxed), cpu);
+            // Armed for a minute, so the flush finds the timer and runs the item now.
+            let item2 = Item::new(false)?;
+            let delay = Delay::from_millis(60_000);
+            let armed = system().enqueue_delayed_on::<_, 1>(cpu, item2.clone(), delay);
+            assert!(matches!(armed, Ok(Ok(()))));
+            item2.dwork.flush();
+            assert_eq!(item2.runs(), 1);
+            assert_eq!(item2.cpu.load(Ordering::Relaxed), cpu);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn enqueue_on_a_missing_or_offline_cpu_is_refused_and_hands_back() -> Result {
+        let item = Item::new(false)?;
+        for cpu in [nr_cpu_ids(), 4096, u32::MAX] {
+            match system().enqueue_on::<_, 0>(cpu, item.clone()) {
+                Err((e, back)) => {
+                    assert_eq!(e, EINVAL);
+                    drop(back);
+                }
+                Ok(_) => assert!(false),
+            }
+        }
+        assert!(nr_cpu_ids() >= 2);
+        // SAFETY: CPU 1 exists; taking it offline is allowed from this context.
+        assert_eq!(unsafe { bindings::remove_cpu(1) }, 0);
+        let refused = system().enqueue_on::<_, 0>(1, item.clone());
+        // SAFETY: Brings back the CPU taken offline above.
+        assert_eq!(unsafe { bindings::add_cpu(1) }, 0);
+        match refused {
+            Err((e, back)) => {
+                assert_eq!(e, EINVAL);
+                drop(back);
+            }
+            Ok(_) => assert!(false),
+        }
+        assert_eq!(item.runs(), 0);
+        assert!(sole_owner(item));
+        Ok(())
+    }
+
+    #[test]
+    fn a_disabled_item_is_refused_until_enabled() -> Result {
+        let item = Item::new(false)?;
+        assert!(item.work.disable().is_none());
+        let back = system().enqueue::<_, 0>(item.clone());
+        assert!(back.is_err());
+        drop(back);
+        assert!(item.work.enable());
+        assert!(system().enqueue::<_, 0>(item.clone()).is_ok());
+        item.work.flush();
+        assert_eq!(item.runs(), 1);
+
+        // Disabling a pending delayed item cancels it and returns its owner.
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
+            .is_ok());
+        let owner = item.dwork.disable();
+        assert!(owner.is_some());
+        drop(owner);
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_jiffies(1))
+            .is_err());
+        assert!(item.dwork.enable());
+        assert!(system()
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
+            .is_ok());
+        item.dwork.flush();
+        assert_eq!(item.runs(), 2);
+        assert!(sole_owner(item));
+        Ok(())
+    }
+}
