@@ -15,6 +15,7 @@ mod workqueue;
 #[path = "generated/doctests.rs"]
 mod doctests;
 
+mod bench;
 mod common;
 mod control_tests;
 mod owned_tests;
