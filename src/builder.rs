@@ -24,6 +24,25 @@ use super::{
 };
 
 /// The kinds of queue, as type-level markers of a [`Builder`].
+///
+/// # Examples
+///
+/// A driver helper that configures any per-CPU builder it is given:
+///
+/// ```
+/// use crate::workqueue::{
+///     kind,
+///     Builder,
+///     OwnedQueue, //
+/// };
+///
+/// fn io_queue(b: Builder<kind::PerCpu>, name: &CStr) -> Result<OwnedQueue> {
+///     Ok(b.mem_reclaim().max_active(4).build(name)?)
+/// }
+///
+/// let _q = io_queue(Builder::percpu(), c"example-io")?;
+/// # Ok::<(), Error>(())
+/// ```
 pub mod kind {
     /// Not bound to any CPU (`WQ_UNBOUND`).
     pub struct Unbound;
@@ -46,17 +65,40 @@ use kind::{
 };
 
 /// Kinds that take a `max_active` limit.
+///
+/// The modifier traits ([`MaxActive`], [`Sleepable`], [`Tunable`], [`CpuBound`],
+/// [`HighPri`]) are sealed: they say which kinds accept which modifiers, and only this
+/// library implements them. They let generic code ask for a capability.
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::{
+///     Builder,
+///     MaxActive, //
+/// };
+///
+/// fn at_most_two<K: MaxActive>(b: Builder<K>) -> Builder<K> {
+///     b.max_active(2)
+/// }
+///
+/// let _q = at_most_two(Builder::unbound()).build(c"example-two")?;
+/// let _p = at_most_two(Builder::power_efficient()).build(c"example-two-pe")?;
+/// # Ok::<(), Error>(())
+/// ```
 pub trait MaxActive: private::Sealed {}
-/// Kinds that take `WQ_FREEZABLE` and `WQ_MEM_RECLAIM` (all but BH).
+/// Kinds that take `WQ_FREEZABLE` and `WQ_MEM_RECLAIM` (all but BH); see [`MaxActive`].
 pub trait Sleepable: private::Sealed {}
-/// Kinds that can be exposed in sysfs and be high-priority.
+/// Kinds that can be exposed in sysfs (not ordered, not BH); see [`MaxActive`].
 pub trait Tunable: private::Sealed {}
-/// Kinds for which `WQ_CPU_INTENSIVE` means something (the per-CPU ones).
+/// Kinds for which `WQ_CPU_INTENSIVE` means something (the per-CPU ones); see
+/// [`MaxActive`].
 pub trait CpuBound: private::Sealed {}
-/// Kinds that take `WQ_HIGHPRI`.
+/// Kinds that take `WQ_HIGHPRI` (not ordered); see [`MaxActive`].
 pub trait HighPri: private::Sealed {}
 
 mod private {
+    /// Keeps the modifier traits to the kinds defined here.
     pub trait Sealed {}
     impl Sealed for super::Unbound {}
     impl Sealed for super::PerCpu {}

@@ -55,9 +55,6 @@ extern "C" {
     /// `cpu_online()`.
     pub(crate) fn wq_rs_cpu_online(cpu: c_int) -> bool;
 
-    /// `timer_pending()`.
-    pub(crate) fn wq_rs_timer_pending(timer: *const bindings::timer_list) -> bool;
-
     /// Takes the lock of the armed-item registries; returns the saved interrupt flags.
     pub(crate) fn wq_rs_track_lock() -> c_ulong;
 

@@ -366,9 +366,9 @@ impl Drop for OwnedQueue {
             }
         }
         // SAFETY: By the type invariants we are the only one to destroy the queue. Nothing
-        // armed on it is left: every item linked into `armed` was either cancelled above or
-        // had left its timer (queued or running), which the destroy waits for; and nothing
-        // can arm a new item, as that needs `&self`.
+        // armed on it is left: every item linked into `armed` was cancelled above or has
+        // started running, which the destroy waits for; no timer can queue onto it any more;
+        // and nothing can arm a new item, as that needs `&self`.
         unsafe { bindings::destroy_workqueue(self.as_raw()) };
         // `inner` is in no registry and its `armed` is empty, so freeing it breaks no link.
     }

@@ -13,16 +13,26 @@
 //! # The protocol
 //!
 //! One lock ([`TrackGuard`], see [`registry`](super::registry)) protects every registry and
-//! every item's link. An item is linked
-//! into a queue's registry when it is armed on that queue (moving it from any registry it was
-//! still in). Its work function unlinks it before `run` gets the owner, unless the item's
-//! timer is armed again by then (a newer arming, whose link it is). A dropped queue unlinks
-//! every item; those whose timer is armed and that `cancel_delayed_work()` takes from the
-//! queue are released. Hence: *while linked, an item is alive*, because either a pending
-//! instance owns it or its work function is on its way to take the owner and must take the
-//! lock first. Tracked items cannot be armed on any other queue (they do not implement
-//! [`HasDelayedWork`](super::HasDelayedWork)), so an armed timer of a linked item always
-//! belongs to the queue whose registry holds it.
+//! every item's link. An item is linked into a queue's registry when it is armed on that
+//! queue (moving it from any registry it was still in). Its work function unlinks it before
+//! `run` gets the owner, unless the item is pending again by then (a newer queueing, which
+//! owns the link if it was an arming). A dropped queue unlinks every item and cancels each:
+//! `cancel_delayed_work()` takes an instance whose timer is armed, whose timer callback is
+//! on its way to queue it (it waits for that), or that is queued, and then the owner is
+//! released; it fails only for an instance that has started, which the queue's destroy waits
+//! for. Hence:
+//!
+//! - *While linked, an item is alive*: a pending instance owns it, or its work function is
+//!   on its way to take the owner and must take the lock first.
+//! - *After the cancel pass, nothing can queue onto the queue from a timer*: every instance
+//!   armed on it was linked (tracked items cannot be armed on any other queue, as they do not
+//!   implement [`HasDelayedWork`](super::HasDelayedWork), and only tracked items can be
+//!   armed on an owned queue), and each was cancelled or has started.
+//!
+//! One corner is semantic, not a matter of memory safety: if, in the instant between an armed
+//! instance starting and its work function taking the lock, someone queues the same item at
+//! once (no delay) elsewhere, and the first queue is dropped in that instant, the drop may
+//! cancel that immediate instance; its owner is still released exactly once.
 
 use core::{
     marker::PhantomData,
@@ -102,15 +112,15 @@ impl Tracked {
         unsafe { &raw mut (*self.dwork.get()).work }
     }
 
-    fn timer_is_armed(&self) -> bool {
-        // SAFETY: The timer is initialised (by `TrackedDelayedWork::new`) and reading whether
-        // it is pending is allowed from any context.
-        unsafe { helpers::wq_rs_timer_pending(&raw const (*self.dwork.get()).timer) }
+    fn is_pending(&self) -> bool {
+        // SAFETY: The work is initialised (by `TrackedDelayedWork::new`); reading its pending
+        // bit is allowed from any context.
+        unsafe { helpers::wq_rs_work_pending(self.work()) }
     }
 
-    /// Unlinks the item unless a newer arming owns the link (its timer is armed again).
+    /// Unlinks the item unless it is pending again: a newer queueing owns the link then.
     fn unlink_if_stale(&self, lock: &TrackGuard) {
-        if self.link.is_linked(lock) && !self.timer_is_armed() {
+        if self.link.is_linked(lock) && !self.is_pending() {
             self.link.unlink(lock);
         }
     }
@@ -172,6 +182,41 @@ unsafe impl<T: ?Sized, const ID: u64> Sync for TrackedDelayedWork<T, ID> {}
 ///
 /// Like [`new_delayed_work!`](super::new_delayed_work): the optional name (default
 /// `file:line`) names the work, and its timer gets the name with a `_timer` suffix.
+///
+/// # Examples
+///
+/// ```
+/// use crate::workqueue::{
+///     impl_has_tracked_delayed_work,
+///     new_tracked_delayed_work,
+///     TrackedDelayedWork,
+///     WorkItem, //
+/// };
+/// use kernel::sync::Arc;
+///
+/// #[pin_data]
+/// struct Retry {
+///     #[pin]
+///     backoff: TrackedDelayedWork<Retry>,
+/// }
+///
+/// impl_has_tracked_delayed_work! {
+///     impl HasTrackedDelayedWork<Self> for Retry { self.backoff }
+/// }
+///
+/// impl WorkItem for Retry {
+///     type Pointer = Arc<Retry>;
+///
+///     fn run(_this: Arc<Retry>) {}
+/// }
+///
+/// let r = Arc::pin_init(
+///     pin_init!(Retry { backoff <- new_tracked_delayed_work!("Retry::backoff") }),
+///     GFP_KERNEL,
+/// )?;
+/// assert!(!r.backoff.is_pending());
+/// # Ok::<(), Error>(())
+/// ```
 macro_rules! new_tracked_delayed_work {
     () => {
         $crate::workqueue::TrackedDelayedWork::new(
@@ -273,7 +318,8 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     /// there was an instance to wait for. It may sleep.
     pub fn flush(&self) -> bool {
         // SAFETY: The `delayed_work` is initialised by the type invariants. Its work function
-        // unlinks it when it runs.
+        // unlinks it when it runs; a queue dropped meanwhile cancels it even while the flush
+        // moves it from its timer to the queue (the cancel waits for that).
         unsafe { bindings::flush_delayed_work(self.inner.dwork.get()) }
     }
 
@@ -484,9 +530,9 @@ pub(crate) unsafe fn rearm(
     (queued, cancelled)
 }
 
-/// Unlinks every item of `registry`; cancels those whose timer is armed and releases their
-/// owners. Returns how many were released. Items already queued or running are left for the
-/// queue's drain.
+/// Unlinks every item of `registry`, cancels it and releases its owner if the cancel took an
+/// instance; returns how many were released. Instances that have started are left for the
+/// queue's destroy, which waits for them.
 pub(crate) fn cancel_armed(registry: &Registry) -> usize {
     const BATCH: usize = 32;
     let mut released = 0;
@@ -502,12 +548,9 @@ pub(crate) fn cancel_armed(registry: &Registry) -> usize {
                 // SAFETY: A linked item is alive (see the module documentation), and the lock
                 // is still held.
                 let tracked = unsafe { &*Tracked::from_link(link) };
-                if !tracked.timer_is_armed() {
-                    // Queued or running: the queue's drain waits for it.
-                    continue;
-                }
-                // SAFETY: The `delayed_work` is initialised; cancelling (without waiting) is
-                // allowed in atomic context.
+                // SAFETY: The `delayed_work` is initialised; cancelling (without waiting for a
+                // run) is allowed in atomic context. It takes an armed, in-flight or queued
+                // instance, and fails only for one that has started.
                 if unsafe { bindings::cancel_delayed_work(tracked.dwork.get()) } {
                     batch[n] = tracked.work();
                     n += 1;

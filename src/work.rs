@@ -403,6 +403,7 @@ pub(crate) use impl_has_work;
 /// type that holds a [`Work`]: `$holder::raw_as_work` goes from the field to its work, and
 /// `$holder::from_work` back. The shared body of [`impl_has_delayed_work!`] and
 /// [`impl_has_tracked_delayed_work!`](super::impl_has_tracked_delayed_work).
+#[doc(hidden)]
 macro_rules! impl_has_work_in_field {
     ([$($generics:tt)*] $work_type:ty, [$($id:tt)?], $self:ty, $field:ident, $holder:ident) => {
         // SAFETY: Both functions go through the same field, whose type the compiler checks to

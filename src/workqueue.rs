@@ -148,7 +148,12 @@ mod work;
 
 pub use builder::{
     kind,
-    Builder, //
+    Builder,
+    CpuBound,
+    HighPri,
+    MaxActive,
+    Sleepable,
+    Tunable, //
 };
 pub use delay::Delay;
 pub(crate) use delayed::{

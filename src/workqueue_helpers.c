@@ -7,7 +7,6 @@
 
 #include <linux/cpumask.h>
 #include <linux/spinlock.h>
-#include <linux/timer.h>
 #include <linux/version.h>
 #include <linux/workqueue.h>
 
@@ -89,12 +88,6 @@ bool wq_rs_work_pending(struct work_struct *work)
 bool wq_rs_cpu_online(int cpu)
 {
 	return cpu_online(cpu);
-}
-
-/* timer_pending() is an inline function. */
-bool wq_rs_timer_pending(const struct timer_list *timer)
-{
-	return timer_pending(timer);
 }
 
 /*

@@ -22,7 +22,6 @@ struct workqueue_struct *wq_rs_system_percpu(void);
 struct workqueue_struct *wq_rs_system_dfl(void);
 bool wq_rs_work_pending(struct work_struct *work);
 bool wq_rs_cpu_online(int cpu);
-bool wq_rs_timer_pending(const struct timer_list *timer);
 unsigned long wq_rs_track_lock(void);
 void wq_rs_track_unlock(unsigned long flags);
 
