@@ -13,8 +13,8 @@ ROOT := $(CURDIR)
 SCRIPTS := $(ROOT)/scripts
 # The cached test kernel is built with Debian 12's LLVM 19.
 LLVM ?= -19
-# DEMO=example adds a failing doc example, DEMO=warn a test that triggers WARN_ON: each
-# must make `make check` fail and name its cause.
+# DEMO=example adds a failing doc example, DEMO=warn a test that triggers WARN_ON, DEMO=leak
+# a test that leaks memory: each must make `make check` fail and name its cause.
 DEMO ?=
 export WQ_DEMO := $(DEMO)
 

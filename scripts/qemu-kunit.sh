@@ -63,8 +63,11 @@ for m in ${names[*]}; do
 	rmmod \$m || echo "WQ-ERROR: rmmod \$m failed"
 done
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	# kmemleak only reports objects older than 5 s; wait them out, then scan.
+	# kmemleak reports only objects older than 5 s, and only when a scan finds them
+	# unreferenced with the same contents as the scan before (a first scan merely records
+	# their checksums): wait out the age, then scan twice.
 	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
 	echo scan > /sys/kernel/debug/kmemleak
 	cat /sys/kernel/debug/kmemleak
 	echo "WQ-KMEMLEAK-SCANNED"

@@ -26,6 +26,11 @@ mod work_tests;
 #[path = "demo/warn.rs"]
 mod demo_warn;
 
+// `make check DEMO=leak` only: a test that passes but leaks an allocation.
+#[cfg(wq_demo_leak)]
+#[path = "demo/leak.rs"]
+mod demo_leak;
+
 module! {
     type: WorkqueueTests,
     name: "rust_wq_test",
