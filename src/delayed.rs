@@ -31,6 +31,8 @@ use super::{
     WorkItemReclaim, //
 };
 
+use super::work::take_owner;
+
 /// Creates a [`DelayedWork`] initialiser with lockdep classes of its own for this call site.
 ///
 /// The work and its timer each get a class; the optional name (default `file:line`) names
@@ -256,12 +258,10 @@ where
     /// ```
     pub fn cancel(&self) -> Option<T::Pointer> {
         // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
-        if !unsafe { bindings::cancel_delayed_work_sync(self.as_raw()) } {
-            return None;
-        }
-        // SAFETY: The cancel took a pending instance, queued only through `T::Pointer`'s
-        // `__enqueue` on `T`'s field; its owner is ours.
-        Some(unsafe { T::Pointer::reclaim(self.work_ptr()) })
+        let taken = unsafe { bindings::cancel_delayed_work_sync(self.as_raw()) };
+        // SAFETY: `taken` is the cancel's answer; the work is queued only through
+        // `T::Pointer`'s `__enqueue` on `T`'s field.
+        unsafe { take_owner(taken, self.work_ptr()) }
     }
 
     /// Disables the item until [`DelayedWork::enable`], cancelling a pending instance (its
@@ -271,11 +271,9 @@ where
         T::Pointer: RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
     {
         // SAFETY: The `delayed_work` is initialised; this may sleep.
-        if !unsafe { bindings::disable_delayed_work_sync(self.as_raw()) } {
-            return None;
-        }
-        // SAFETY: As in `cancel`.
-        Some(unsafe { T::Pointer::reclaim(self.work_ptr()) })
+        let taken = unsafe { bindings::disable_delayed_work_sync(self.as_raw()) };
+        // SAFETY: As in `cancel`, with the disable's answer.
+        unsafe { take_owner(taken, self.work_ptr()) }
     }
 }
 

@@ -64,6 +64,7 @@ use super::{
         Registry,
         TrackGuard, //
     },
+    work::take_owner,
     HasWork,
     RawWorkItem,
     Work,
@@ -331,12 +332,12 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         T::Pointer: WorkItemReclaim<ID> + RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
     {
         // SAFETY: The `delayed_work` is initialised; this may sleep.
-        if !unsafe { bindings::disable_delayed_work_sync(self.inner.dwork.get()) } {
-            return None;
+        let taken = unsafe { bindings::disable_delayed_work_sync(self.inner.dwork.get()) };
+        if taken {
+            self.inner.unlink_if_stale(&TrackGuard::lock());
         }
-        self.inner.unlink_if_stale(&TrackGuard::lock());
-        // SAFETY: As in `cancel`: the pending instance was cancelled; its owner is ours.
-        Some(unsafe { T::Pointer::reclaim(self.inner.work()) })
+        // SAFETY: As in `cancel`, with the disable's answer.
+        unsafe { take_owner(taken, self.inner.work()) }
     }
 
     /// Undoes one [`TrackedDelayedWork::disable`]; returns whether the item can be queued
@@ -357,15 +358,14 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         T: WorkItem<ID> + Sized,
         T::Pointer: WorkItemReclaim<ID>,
     {
-        let dwork = self.inner.dwork.get();
-        // SAFETY: `dwork` is initialised; cancelling is allowed from process context.
-        if !unsafe { bindings::cancel_delayed_work_sync(dwork) } {
-            return None;
+        // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
+        let taken = unsafe { bindings::cancel_delayed_work_sync(self.inner.dwork.get()) };
+        if taken {
+            self.inner.unlink_if_stale(&TrackGuard::lock());
         }
-        self.inner.unlink_if_stale(&TrackGuard::lock());
-        // SAFETY: The cancel took the pending instance off its queue, so the owner it held is
-        // ours; `work` was queued through `T::Pointer`'s `__enqueue`.
-        Some(unsafe { T::Pointer::reclaim(self.inner.work()) })
+        // SAFETY: `taken` is the cancel's answer; the work is queued only through
+        // `T::Pointer`'s `__enqueue` on `T`'s field.
+        unsafe { take_owner(taken, self.inner.work()) }
     }
 }
 

@@ -234,13 +234,10 @@ where
     pub fn cancel(&self) -> Option<T::Pointer> {
         // SAFETY: The work is initialised (type invariants); cancelling may sleep, which
         // `cancel` documents.
-        if !unsafe { bindings::cancel_work_sync(self.as_raw()) } {
-            return None;
-        }
-        // SAFETY: The cancel took a queued instance off its queue. Only `T::Pointer`'s
-        // `__enqueue` queues this work (through `T`'s `HasWork` field), so the owner it gave
-        // away is ours now.
-        Some(unsafe { T::Pointer::reclaim(self.as_raw()) })
+        let taken = unsafe { bindings::cancel_work_sync(self.as_raw()) };
+        // SAFETY: `taken` is the cancel's answer, and only `T::Pointer`'s `__enqueue` queues
+        // this work (through `T`'s `HasWork` field).
+        unsafe { take_owner(taken, self.as_raw()) }
     }
 
     /// Disables the item: until [`Work::enable`], queueing it fails and hands the pointer
@@ -289,11 +286,9 @@ where
         T::Pointer: RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
     {
         // SAFETY: The work is initialised; this may sleep, like `cancel`.
-        if !unsafe { bindings::disable_work_sync(self.as_raw()) } {
-            return None;
-        }
-        // SAFETY: As in `cancel`: a queued instance was cancelled, its owner is ours.
-        Some(unsafe { T::Pointer::reclaim(self.as_raw()) })
+        let taken = unsafe { bindings::disable_work_sync(self.as_raw()) };
+        // SAFETY: As in `cancel`, with the disable's answer.
+        unsafe { take_owner(taken, self.as_raw()) }
     }
 }
 
@@ -482,6 +477,25 @@ pub unsafe trait WorkItemReclaim<const ID: u64>: WorkItemPointer<ID> + Sized {
     /// ownership nobody else takes back: the caller has it, because the item ran (the work
     /// function was called) or because it cancelled the pending item.
     unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self;
+}
+
+/// Takes back the owner of the item whose work is `work` if `taken`, the answer of a C cancel
+/// or disable of that work, says a pending instance was taken off its queue.
+///
+/// # Safety
+///
+/// `taken` must be what a C cancel or disable of `work` just returned, and `work` must only
+/// ever be queued through `P`'s [`RawWorkItem::__enqueue`]: then `true` means the owner that
+/// `__enqueue` gave away is the caller's.
+pub(crate) unsafe fn take_owner<P, const ID: u64>(
+    taken: bool,
+    work: *mut bindings::work_struct,
+) -> Option<P>
+where
+    P: WorkItemReclaim<ID>,
+{
+    // SAFETY: By the caller's promise, a taken instance's owner is ours.
+    taken.then(|| unsafe { P::reclaim(work) })
 }
 
 /// A value that can be queued on a workqueue.
