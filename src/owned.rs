@@ -99,7 +99,8 @@ struct OwnedInner {
 ///
 /// `inner.queue` is a live workqueue that only this `OwnedQueue` destroys. Every delayed item
 /// armed on it through [`OwnedQueue::enqueue_delayed`] is linked into `inner.armed` until its
-/// timer has fired (see [`tracked`](super::tracked)). `inner.bh_link` is in `BH_QUEUES`
+/// work function runs, it is cancelled, or the drop unlinks it (see
+/// [`tracked`](super::tracked)). `inner.bh_link` is in `BH_QUEUES`
 /// exactly when the queue is a BH queue. `inner` is boxed so it never moves.
 ///
 /// # Examples
@@ -356,7 +357,7 @@ impl Deref for OwnedQueue {
 
 impl Drop for OwnedQueue {
     fn drop(&mut self) {
-        // Cancel what is still on a timer first: `destroy_workqueue()` cannot see it.
+        // Cancel what has not started first: `destroy_workqueue()` cannot see armed timers.
         tracked::cancel_armed(&self.inner.armed);
         {
             let lock = TrackGuard::lock();
