@@ -1,30 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What several suites use: observing the kernel from a test.
+//! What several suites use: observing the kernel from a test, and shared test items.
 
 use core::{
     ptr::NonNull,
     sync::atomic::{
+        AtomicU32,
         AtomicUsize,
         Ordering, //
     },
 };
 
 use kernel::{
+    bindings,
     ffi::{
         c_char,
         c_long, //
     },
     prelude::*,
-    sync::aref::{
-        ARef,
-        AlwaysRefCounted, //
+    sync::{
+        aref::{
+            ARef,
+            AlwaysRefCounted, //
+        },
+        Arc,
     },
     time::{
         delay::fsleep,
         Delta,
         Jiffies, //
     },
+};
+
+use crate::workqueue::{
+    impl_has_work,
+    new_work,
+    Queue,
+    Work,
+    WorkItem, //
 };
 
 extern "C" {
@@ -109,4 +122,68 @@ pub(crate) unsafe fn release_boxed<T>(obj: NonNull<T>, refs: fn(&T) -> &AtomicUs
     // SAFETY: That was the last reference; the object was allocated as a box.
     drop(unsafe { KBox::from_raw(obj.as_ptr()) });
     true
+}
+
+/// An item that sleeps `sleep_ms`, counts its runs, and re-queues itself `left` more times on
+/// the queue it was made for: what a drain or a drop must wait for.
+#[pin_data]
+pub(crate) struct Echo {
+    pub(crate) runs: AtomicU32,
+    left: AtomicU32,
+    sleep_ms: u32,
+    queue: *const bindings::workqueue_struct,
+    #[pin]
+    pub(crate) work: Work<Echo>,
+}
+
+// SAFETY: The queue pointer is only used while the queue is alive, by the promise of
+// `Echo::new`; the rest is atomics.
+unsafe impl Send for Echo {}
+// SAFETY: As above.
+unsafe impl Sync for Echo {}
+
+impl_has_work! {
+    impl HasWork<Self> for Echo { self.work }
+}
+
+impl Echo {
+    /// Makes an item that re-queues itself `requeues` times on `queue`.
+    ///
+    /// # Safety
+    ///
+    /// `queue` must stay alive until the item has run for the last time: the test drains or
+    /// drops it (both wait for the item, re-queues included) before it goes.
+    pub(crate) unsafe fn new(queue: &Queue, requeues: u32, sleep_ms: u32) -> Result<Arc<Echo>> {
+        Arc::pin_init(
+            pin_init!(Echo {
+                runs: AtomicU32::new(0),
+                left: AtomicU32::new(requeues),
+                sleep_ms,
+                queue: queue.as_raw(),
+                work <- new_work!("Echo::work"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn runs(&self) -> u32 {
+        self.runs.load(Ordering::Acquire)
+    }
+}
+
+impl WorkItem for Echo {
+    type Pointer = Arc<Echo>;
+
+    fn run(this: Arc<Echo>) {
+        if this.sleep_ms > 0 {
+            fsleep(Delta::from_millis(this.sleep_ms.into()));
+        }
+        this.runs.fetch_add(1, Ordering::AcqRel);
+        if this.left.load(Ordering::Acquire) > 0 {
+            this.left.fetch_sub(1, Ordering::AcqRel);
+            // SAFETY: By the promise of `Echo::new`, the queue outlives this run.
+            let q = unsafe { Queue::from_raw(this.queue) };
+            let _ = q.enqueue(this.clone());
+        }
+    }
 }

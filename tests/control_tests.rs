@@ -46,7 +46,8 @@ mod tests {
             into_aref,
             jiffies,
             release_boxed,
-            wait_until, //
+            wait_until,
+            Echo, //
         },
         workqueue::{
             impl_has_delayed_work,
@@ -59,7 +60,6 @@ mod tests {
             Builder,
             Delay,
             DelayedWork,
-            Queue,
             TrackedDelayedWork,
             Work,
             WorkItem, //
@@ -321,61 +321,19 @@ mod tests {
         Ok(())
     }
 
-    /// An item that re-queues itself `left` more times.
-    #[pin_data]
-    struct Echo {
-        runs: AtomicU32,
-        left: AtomicU32,
-        queue: *const bindings::workqueue_struct,
-        #[pin]
-        work: Work<Echo>,
-    }
-
-    // SAFETY: The queue pointer is only used while the test holds the queue, which drains
-    // the item before it is dropped.
-    unsafe impl Send for Echo {}
-    // SAFETY: As above.
-    unsafe impl Sync for Echo {}
-
-    impl_has_work! {
-        impl HasWork<Self> for Echo { self.work }
-    }
-
-    impl WorkItem for Echo {
-        type Pointer = Arc<Echo>;
-
-        fn run(this: Arc<Echo>) {
-            this.runs.fetch_add(1, Ordering::AcqRel);
-            if this.left.load(Ordering::Acquire) > 0 {
-                this.left.fetch_sub(1, Ordering::AcqRel);
-                // SAFETY: The queue is alive while it drains this item.
-                let q = unsafe { Queue::from_raw(this.queue) };
-                let _ = q.enqueue::<_, 0>(this.clone());
-            }
-        }
-    }
-
     #[test]
     fn drain_empties_the_queue_even_when_items_requeue_themselves() -> Result {
         let mut q = Builder::unbound().max_active(2).build(c"wq_rs_ctl_drain")?;
-        let raw = q.as_raw();
         let mut echoes = KVec::new();
         for _ in 0..6 {
-            let e = Arc::pin_init(
-                pin_init!(Echo {
-                    runs: AtomicU32::new(0),
-                    left: AtomicU32::new(3),
-                    queue: raw,
-                    work <- new_work!("Echo::work"),
-                }),
-                GFP_KERNEL,
-            )?;
+            // SAFETY: The queue is drained below and dropped only after that.
+            let e = unsafe { Echo::new(&q, 3, 0) }?;
             assert!(q.enqueue::<_, 0>(e.clone()).is_ok());
             echoes.push(e, GFP_KERNEL)?;
         }
         q.drain();
         for e in &echoes {
-            assert_eq!(e.runs.load(Ordering::Acquire), 4);
+            assert_eq!(e.runs(), 4);
             assert!(!e.work.flush());
         }
         // The queue still works after a drain.

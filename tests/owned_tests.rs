@@ -44,20 +44,18 @@ mod tests {
             read_file,
             release_boxed,
             wait_until,
-            with_failing_allocations, //
+            with_failing_allocations,
+            Echo, //
         },
         workqueue::{
             impl_has_tracked_delayed_work,
-            impl_has_work,
             new_tracked_delayed_work,
-            new_work,
             system,
             Builder,
             Delay,
             OwnedQueue,
             Queue,
             TrackedDelayedWork,
-            Work,
             WorkItem, //
         },
     };
@@ -283,57 +281,13 @@ mod tests {
         Ok(())
     }
 
-    /// An item that sleeps, counts its runs, and re-queues itself a set number of times on
-    /// the queue at `queue` (a raw pointer: the test keeps the queue alive until it drops it,
-    /// and the drop waits for the item).
-    #[pin_data]
-    struct Worker {
-        runs: AtomicU32,
-        requeues_left: AtomicU32,
-        queue: *const bindings::workqueue_struct,
-        #[pin]
-        work: Work<Worker>,
-    }
-
-    // SAFETY: The raw queue pointer is only used while the queue is alive (see above).
-    unsafe impl Send for Worker {}
-    // SAFETY: As above.
-    unsafe impl Sync for Worker {}
-
-    impl_has_work! {
-        impl HasWork<Self> for Worker { self.work }
-    }
-
-    impl WorkItem for Worker {
-        type Pointer = Arc<Worker>;
-
-        fn run(this: Arc<Worker>) {
-            fsleep(Delta::from_millis(5));
-            this.runs.fetch_add(1, Ordering::AcqRel);
-            if this.requeues_left.load(Ordering::Acquire) > 0 {
-                this.requeues_left.fetch_sub(1, Ordering::AcqRel);
-                // SAFETY: The queue is alive: its drop waits for this item, which runs on it.
-                let q = unsafe { Queue::from_raw(this.queue) };
-                let _ = q.enqueue(this.clone());
-            }
-        }
-    }
-
     #[test]
     fn drop_waits_for_queued_running_and_requeued_items() -> Result {
         let q = Builder::unbound().max_active(2).build(c"wq_rs_drain")?;
-        let raw_queue = q.as_raw();
         let mut workers = KVec::new();
         for i in 0..8u32 {
-            let w = Arc::pin_init(
-                pin_init!(Worker {
-                    runs: AtomicU32::new(0),
-                    requeues_left: AtomicU32::new(u32::from(i % 2 == 0)),
-                    queue: raw_queue,
-                    work <- new_work!("Worker::work"),
-                }),
-                GFP_KERNEL,
-            )?;
+            // SAFETY: The queue is dropped below, which waits for the item and its re-queue.
+            let w = unsafe { Echo::new(&q, u32::from(i % 2 == 0), 5) }?;
             assert!(q.enqueue(w.clone()).is_ok());
             workers.push(w, GFP_KERNEL)?;
         }
@@ -341,7 +295,7 @@ mod tests {
         drop(q);
         for (i, w) in workers.iter().enumerate() {
             let expected = if i % 2 == 0 { 2 } else { 1 };
-            assert_eq!(w.runs.load(Ordering::Acquire), expected);
+            assert_eq!(w.runs(), expected);
         }
         for w in workers {
             assert!(Arc::into_unique_or_drop(w).is_some());
