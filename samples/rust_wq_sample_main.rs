@@ -31,6 +31,7 @@ mod workqueue;
 use workqueue::{
     impl_has_tracked_delayed_work,
     impl_has_work,
+    kind,
     new_tracked_delayed_work,
     new_work,
     Builder,
@@ -116,8 +117,8 @@ impl WorkItem<WATCHDOG> for Job {
 
 /// The device: a queue for jobs and one for their watchdogs.
 struct Device {
-    jobs: OwnedQueue,
-    timeouts: OwnedQueue,
+    jobs: OwnedQueue<kind::Ordered>,
+    timeouts: OwnedQueue<kind::Unbound>,
 }
 
 impl Device {
@@ -210,7 +211,8 @@ impl kernel::Module for WqSample {
         )?;
         device
             .timeouts
-            .enqueue_delayed(heartbeat, Delay::from_millis(60_000));
+            .enqueue_delayed(heartbeat, Delay::from_millis(60_000))
+            .map_err(|_| EBUSY)?;
         pr_info!("heartbeat armed for 60 s\n");
         Ok(WqSample { _device: device })
     }

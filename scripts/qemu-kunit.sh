@@ -16,7 +16,7 @@ MODE=$1
 KDIR=$(cd "$2" && pwd)
 OUT="$WQ_ROOT/.build/$MODE"
 BOOT_TIMEOUT=${WQ_BOOT_TIMEOUT:-600}
-CPUS=2
+CPUS=${WQ_CPUS:-4}
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 # An out-of-tree (O=) build directory links its source tree as `source`.

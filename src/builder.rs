@@ -20,48 +20,15 @@ use kernel::{
 
 use super::{
     helpers,
+    kind::{
+        Bh,
+        Known,
+        Ordered,
+        PerCpu,
+        PowerEfficient,
+        Unbound, //
+    },
     OwnedQueue, //
-};
-
-/// The kinds of queue, as type-level markers of a [`Builder`].
-///
-/// # Examples
-///
-/// A driver helper that configures any per-CPU builder it is given:
-///
-/// ```
-/// use crate::workqueue::{
-///     kind,
-///     Builder,
-///     OwnedQueue, //
-/// };
-///
-/// fn io_queue(b: Builder<kind::PerCpu>, name: &CStr) -> Result<OwnedQueue> {
-///     Ok(b.mem_reclaim().max_active(4).build(name)?)
-/// }
-///
-/// let _q = io_queue(Builder::percpu(), c"example-io")?;
-/// # Ok::<(), Error>(())
-/// ```
-pub mod kind {
-    /// Not bound to any CPU (`WQ_UNBOUND`).
-    pub struct Unbound;
-    /// Bound to the CPU that queues the item (`WQ_PERCPU`).
-    pub struct PerCpu;
-    /// One item at a time, in queueing order (`alloc_ordered_workqueue()`).
-    pub struct Ordered;
-    /// Runs items in softirq context, which must not sleep (`WQ_BH`).
-    pub struct Bh;
-    /// Per-CPU, unless the kernel runs power-efficient queues unbound (`WQ_POWER_EFFICIENT`).
-    pub struct PowerEfficient;
-}
-
-use kind::{
-    Bh,
-    Ordered,
-    PerCpu,
-    PowerEfficient,
-    Unbound, //
 };
 
 /// Kinds that take a `max_active` limit.
@@ -86,16 +53,17 @@ use kind::{
 /// let _p = at_most_two(Builder::power_efficient()).build(c"example-two-pe")?;
 /// # Ok::<(), Error>(())
 /// ```
-pub trait MaxActive: private::Sealed {}
+pub trait MaxActive: Known + private::Sealed {}
 /// Kinds that take `WQ_FREEZABLE` and `WQ_MEM_RECLAIM` (all but BH); see [`MaxActive`].
-pub trait Sleepable: private::Sealed {}
+pub trait Sleepable: Known + private::Sealed {}
 /// Kinds that can be exposed in sysfs (not ordered, not BH); see [`MaxActive`].
-pub trait Tunable: private::Sealed {}
+pub trait Tunable: Known + private::Sealed {}
 /// Kinds for which `WQ_CPU_INTENSIVE` means something (the per-CPU ones); see
 /// [`MaxActive`].
-pub trait CpuBound: private::Sealed {}
-/// Kinds that take `WQ_HIGHPRI` (not ordered); see [`MaxActive`].
-pub trait HighPri: private::Sealed {}
+pub trait CpuBound: Known + private::Sealed {}
+/// Kinds that take `WQ_HIGHPRI` (all of them: `alloc_ordered_workqueue(name, WQ_HIGHPRI)` is
+/// valid C too); see [`MaxActive`].
+pub trait HighPri: Known + private::Sealed {}
 
 mod private {
     /// Keeps the modifier traits to the kinds defined here.
@@ -121,16 +89,19 @@ impl CpuBound for PerCpu {}
 impl CpuBound for PowerEfficient {}
 impl HighPri for Unbound {}
 impl HighPri for PerCpu {}
+impl HighPri for Ordered {}
 impl HighPri for PowerEfficient {}
 impl HighPri for Bh {}
 
 /// Builds an [`OwnedQueue`] of kind `K`.
 ///
-/// Each kind has its entry point, and offers only the modifiers the C side accepts for it: a
-/// BH queue takes only [`highpri`](Builder::highpri), an ordered queue has no
-/// [`max_active`](Builder::max_active) (it is 1) and takes only
-/// [`freezable`](Builder::freezable) and [`mem_reclaim`](Builder::mem_reclaim). Other
-/// combinations do not compile (each of these is checked to be rejected):
+/// Each kind (see [`kind`](super::kind)) has its entry point, and offers only the modifiers
+/// the C side accepts for it: a BH queue takes only [`highpri`](Builder::highpri), an ordered
+/// queue has no [`max_active`](Builder::max_active) (it is 1) and takes only
+/// [`freezable`](Builder::freezable), [`mem_reclaim`](Builder::mem_reclaim) and
+/// [`highpri`](Builder::highpri). The queue built is an [`OwnedQueue<K>`](OwnedQueue) of the
+/// builder's kind. Other combinations do not compile (each of these is checked to be
+/// rejected):
 ///
 /// ```compile_fail
 /// # use crate::workqueue::Builder;
@@ -149,7 +120,7 @@ impl HighPri for Bh {}
 ///
 /// ```compile_fail
 /// # use crate::workqueue::Builder;
-/// let _ = Builder::ordered().highpri(); // Only freezable and mem_reclaim for ordered.
+/// let _ = Builder::ordered().sysfs(); // Ordered queues cannot be tuned through sysfs.
 /// ```
 ///
 /// ```compile_fail
@@ -164,10 +135,11 @@ impl HighPri for Bh {}
 ///
 /// let io = Builder::percpu().mem_reclaim().highpri().max_active(8).build(c"mydrv-io")?;
 /// let jobs = Builder::ordered().freezable().build_fmt(fmt!("mydrv-jobs-{}", 3))?;
+/// let reset = Builder::ordered().highpri().mem_reclaim().build(c"mydrv-reset")?;
 /// let bottom = Builder::bh().highpri().build(c"mydrv-bh")?;
 /// let lazy = Builder::power_efficient().build(c"mydrv-lazy")?;
 /// let any = Builder::unbound().sysfs().build(c"mydrv-any")?;
-/// # drop((io, jobs, bottom, lazy, any));
+/// # drop((io, jobs, reset, bottom, lazy, any));
 /// # Ok::<(), Error>(())
 /// ```
 pub struct Builder<K> {
@@ -176,7 +148,7 @@ pub struct Builder<K> {
     _kind: PhantomData<K>,
 }
 
-impl<K> Builder<K> {
+impl<K: Known> Builder<K> {
     #[inline]
     fn with_flags(flags: u32, max_active: c_int) -> Self {
         Self {
@@ -196,20 +168,20 @@ impl<K> Builder<K> {
     ///
     /// As in C, a name longer than 31 bytes (`WQ_NAME_LEN` - 1) is truncated, and the kernel
     /// logs "workqueue: name exceeds WQ_NAME_LEN".
-    pub fn build(self, name: &CStr) -> Result<OwnedQueue, AllocError> {
+    pub fn build(self, name: &CStr) -> Result<OwnedQueue<K>, AllocError> {
         // SAFETY: `name` is a valid C string, copied by the call; the flags are a valid
         // combination for the kind, by construction of the builder.
         let wq = unsafe {
             helpers::wq_rs_alloc_workqueue(name.as_char_ptr(), self.flags, self.max_active)
         };
         let wq = NonNull::new(wq).ok_or(AllocError)?;
-        let bh = self.flags & bindings::wq_flags_WQ_BH != 0;
-        // SAFETY: The queue was just created; nobody else has it.
-        unsafe { OwnedQueue::from_raw(wq, bh) }
+        // SAFETY: The queue was just created, of kind `K` (each kind's entry point sets its
+        // flags); nobody else has it.
+        unsafe { OwnedQueue::from_raw(wq) }
     }
 
     /// Creates the queue, with a formatted name (see [`Builder::build`] on its length).
-    pub fn build_fmt(self, name: fmt::Arguments<'_>) -> Result<OwnedQueue, AllocError> {
+    pub fn build_fmt(self, name: fmt::Arguments<'_>) -> Result<OwnedQueue<K>, AllocError> {
         let name = CString::try_from_fmt(name).map_err(|_| AllocError)?;
         self.build(&name)
     }

@@ -11,3 +11,9 @@ pub use kernel::sync::aref::{
     ARef,
     AlwaysRefCounted, //
 };
+
+/// The number of CPU ids the kernel may use: every CPU number is below it.
+#[inline]
+pub(crate) fn nr_cpu_ids() -> u32 {
+    kernel::cpu::nr_cpu_ids()
+}

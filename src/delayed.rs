@@ -23,15 +23,17 @@ use super::{
         AlwaysRefCounted, //
     },
     helpers,
+    work::take_owner,
+    Disabled,
+    HasUntrackedWork,
     HasWork,
+    RawUntrackedWorkItem,
     RawWorkItem,
     Work,
     WorkItem,
     WorkItemPointer,
     WorkItemReclaim, //
 };
-
-use super::work::take_owner;
 
 /// Creates a [`DelayedWork`] initialiser with lockdep classes of its own for this call site.
 ///
@@ -155,9 +157,9 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
                         slot,
                         Some(T::Pointer::run),
                         name.as_char_ptr(),
-                        key.as_ptr(),
+                        key.as_ptr().cast(),
                         timer_name.as_char_ptr(),
-                        timer_key.as_ptr(),
+                        timer_key.as_ptr().cast(),
                     )
                 }
             }),
@@ -264,16 +266,57 @@ where
         unsafe { take_owner(taken, self.work_ptr()) }
     }
 
-    /// Disables the item until [`DelayedWork::enable`], cancelling a pending instance (its
-    /// owner is returned); see [`Work::disable`](super::Work::disable).
-    pub fn disable(&self) -> Option<T::Pointer>
-    where
-        T::Pointer: RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
-    {
+    /// Disables the item until the returned guard is dropped, cancelling a pending instance
+    /// (whose owner is returned with the guard); see [`Work::disable`](super::Work::disable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::{
+    ///     impl_has_delayed_work,
+    ///     new_delayed_work,
+    ///     system,
+    ///     Delay,
+    ///     DelayedWork,
+    ///     WorkItem, //
+    /// };
+    /// use kernel::sync::Arc;
+    ///
+    /// #[pin_data]
+    /// struct Heartbeat {
+    ///     #[pin]
+    ///     dwork: DelayedWork<Heartbeat>,
+    /// }
+    ///
+    /// impl_has_delayed_work! {
+    ///     impl HasDelayedWork<Self> for Heartbeat { self.dwork }
+    /// }
+    ///
+    /// impl WorkItem for Heartbeat {
+    ///     type Pointer = Arc<Heartbeat>;
+    ///
+    ///     fn run(_this: Arc<Heartbeat>) {}
+    /// }
+    ///
+    /// let hb = Arc::pin_init(pin_init!(Heartbeat { dwork <- new_delayed_work!() }), GFP_KERNEL)?;
+    /// assert!(system().enqueue_delayed(hb.clone(), Delay::from_millis(60_000)).is_ok());
+    /// // Disabling cancels the armed instance and returns the queue's `Arc`.
+    /// let (owner, disabled) = hb.dwork.disable();
+    /// assert!(owner.is_some());
+    /// assert!(system().enqueue_delayed(hb.clone(), Delay::from_millis(10)).is_err());
+    /// drop(disabled);
+    /// assert!(system().enqueue_delayed(hb.clone(), Delay::from_millis(60_000)).is_ok());
+    /// assert!(hb.dwork.cancel().is_some());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
         // SAFETY: The `delayed_work` is initialised; this may sleep.
         let taken = unsafe { bindings::disable_delayed_work_sync(self.as_raw()) };
         // SAFETY: As in `cancel`, with the disable's answer.
-        unsafe { take_owner(taken, self.work_ptr()) }
+        let owner = unsafe { take_owner(taken, self.work_ptr()) };
+        // SAFETY: The work was just disabled, once, for this guard (`enable_delayed_work()` is
+        // `enable_work()` on the same `work_struct`).
+        (owner, unsafe { Disabled::new(self.work_ptr()) })
     }
 }
 
@@ -290,12 +333,6 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
         // SAFETY: The `delayed_work` is initialised by the type invariants.
         unsafe { bindings::flush_delayed_work(self.as_raw()) }
     }
-
-    /// Undoes one [`DelayedWork::disable`]; returns whether the item can be queued again.
-    pub fn enable(&self) -> bool {
-        // SAFETY: The `delayed_work` is initialised by the type invariants.
-        unsafe { bindings::enable_delayed_work(self.as_raw()) }
-    }
 }
 
 /// Declares that the [`Work`] of [`HasWork`] is the `work` of a [`DelayedWork`].
@@ -304,7 +341,7 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
 ///
 /// The `Work<T, ID>` that [`HasWork::raw_get_work`] returns must be inside a
 /// `DelayedWork<T, ID>`. Use [`impl_has_delayed_work!`].
-pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
+pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasUntrackedWork<T, ID> {}
 
 /// Implements [`HasDelayedWork`] (and [`HasWork`]) from the name of a [`DelayedWork`] field.
 ///
@@ -341,9 +378,13 @@ macro_rules! impl_has_delayed_work {
        { self.$field:ident }
     )*) => {$(
         // SAFETY: `HasWork` below hands out the `work` of the `$field` field, whose type the
-        // compiler checks to be `DelayedWork<$work_type, $id>`.
+        // compiler checks to be `DelayedWork<$work_type, $id>`: not a tracked item.
         unsafe impl$(<$($generics)+>)?
             $crate::workqueue::HasDelayedWork<$work_type $(, $id)?> for $self {}
+
+        // SAFETY: As above.
+        unsafe impl$(<$($generics)+>)?
+            $crate::workqueue::HasUntrackedWork<$work_type $(, $id)?> for $self {}
 
         $crate::workqueue::impl_has_work_in_field!(
             [$($($generics)+)?] $work_type, [$($id)?], $self, $field, DelayedWork
@@ -358,7 +399,7 @@ pub(crate) use impl_has_delayed_work;
 ///
 /// The `work_struct` that [`RawWorkItem::__enqueue`] passes on must be the `work` field of a
 /// `delayed_work`, and the whole `delayed_work` must stay valid as long as the `work_struct`.
-pub unsafe trait RawDelayedWorkItem<const ID: u64>: RawWorkItem<ID> {}
+pub unsafe trait RawDelayedWorkItem<const ID: u64>: RawUntrackedWorkItem<ID> {}
 
 // SAFETY: `HasDelayedWork` guarantees the `work_struct` sits in a `delayed_work` inside the
 // same allocation, which the `Arc` keeps alive.

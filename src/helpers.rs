@@ -2,7 +2,9 @@
 
 //! Declarations of the C helpers in `workqueue_helpers.c`, the only place Rust names them.
 //!
-//! Each wraps a C macro or inline function that Rust cannot call directly.
+//! Each wraps a C macro or inline function that Rust cannot call directly. Lockdep keys are
+//! passed as `*mut c_void`: `struct lock_class_key` is empty without `CONFIG_LOCKDEP`, and an
+//! `extern` declaration taking a pointer to an empty struct trips `improper_ctypes`.
 
 use kernel::{
     bindings,
@@ -10,17 +12,18 @@ use kernel::{
         c_char,
         c_int,
         c_uint,
-        c_ulong, //
+        c_ulong,
+        c_void, //
     },
 };
 
 extern "C" {
-    /// `INIT_WORK()` with the given lockdep name and class.
+    /// `INIT_WORK()` with the given lockdep name and class (a `struct lock_class_key *`).
     pub(crate) fn wq_rs_init_work(
         work: *mut bindings::work_struct,
         func: bindings::work_func_t,
         name: *const c_char,
-        key: *mut bindings::lock_class_key,
+        key: *mut c_void,
     );
 
     /// `INIT_DELAYED_WORK()` with lockdep names and classes for the work and its timer.
@@ -28,9 +31,9 @@ extern "C" {
         dwork: *mut bindings::delayed_work,
         func: bindings::work_func_t,
         name: *const c_char,
-        key: *mut bindings::lock_class_key,
+        key: *mut c_void,
         timer_name: *const c_char,
-        timer_key: *mut bindings::lock_class_key,
+        timer_key: *mut c_void,
     );
 
     /// `alloc_workqueue("%s", flags, max_active, name)`.
@@ -52,12 +55,30 @@ extern "C" {
     /// `work_pending()`.
     pub(crate) fn wq_rs_work_pending(work: *mut bindings::work_struct) -> bool;
 
-    /// `cpu_online()`.
-    pub(crate) fn wq_rs_cpu_online(cpu: c_int) -> bool;
+    /// `cpu_online()`; `cpu` must be below `nr_cpu_ids`.
+    pub(crate) fn wq_rs_cpu_online(cpu: c_uint) -> bool;
 
-    /// Takes the lock of the armed-item registries; returns the saved interrupt flags.
-    pub(crate) fn wq_rs_track_lock() -> c_ulong;
+    /// `cpu_possible()`; `cpu` must be below `nr_cpu_ids`.
+    pub(crate) fn wq_rs_cpu_possible(cpu: c_uint) -> bool;
 
-    /// Releases the lock of the armed-item registries.
-    pub(crate) fn wq_rs_track_unlock(flags: c_ulong);
+    /// `raw_spin_lock_init()` with the lockdep class of tracked items' locks.
+    pub(crate) fn wq_rs_item_lock_init(lock: *mut bindings::raw_spinlock);
+
+    /// `raw_spin_lock_init()` with the lockdep class of owned queues' registry locks.
+    pub(crate) fn wq_rs_registry_lock_init(lock: *mut bindings::raw_spinlock);
+
+    /// `local_irq_save()`; returns the flags to restore.
+    pub(crate) fn wq_rs_local_irq_save() -> c_ulong;
+
+    /// `local_irq_restore()`.
+    pub(crate) fn wq_rs_local_irq_restore(flags: c_ulong);
+
+    /// `raw_spin_lock()`.
+    pub(crate) fn wq_rs_raw_spin_lock(lock: *mut bindings::raw_spinlock);
+
+    /// `raw_spin_trylock()`.
+    pub(crate) fn wq_rs_raw_spin_trylock(lock: *mut bindings::raw_spinlock) -> bool;
+
+    /// `raw_spin_unlock()`.
+    pub(crate) fn wq_rs_raw_spin_unlock(lock: *mut bindings::raw_spinlock);
 }

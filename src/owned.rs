@@ -6,13 +6,13 @@
 
 use core::{
     cell::Cell,
-    mem::offset_of,
+    marker::PhantomData,
+    mem::ManuallyDrop,
     ops::Deref,
-    ptr::NonNull,
-    sync::atomic::{
-        AtomicUsize,
-        Ordering, //
-    }, //
+    ptr::{
+        self,
+        NonNull, //
+    },
 };
 
 use kernel::{
@@ -23,16 +23,13 @@ use kernel::{
     time::Jiffies, //
 };
 
-/// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
-const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
-
 use super::{
-    queue,
-    registry::{
-        Link,
-        Registry,
-        TrackGuard, //
+    kind::Known,
+    queue::{
+        self,
+        CpuUse, //
     },
+    registry::Registry,
     tracked::{
         self,
         RawTrackedDelayedWorkItem, //
@@ -42,49 +39,32 @@ use super::{
     WorkItemReclaim, //
 };
 
-/// The owned queues that run items in softirq context, and how many there are.
-///
-/// Lockdep gives each work-item class one context: task or softirq. The closures of
-/// [`Queue::try_spawn`] share a class, so it picks a second one on BH queues, and needs to
-/// know which queues those are: the system BH queues, and the owned ones listed here.
-static BH_QUEUES: Registry = Registry::new();
-static BH_QUEUE_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
+const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 
-/// Returns whether `wq` is an owned BH queue.
-pub(crate) fn is_owned_bh(wq: *mut bindings::workqueue_struct) -> bool {
-    if BH_QUEUE_COUNT.load(Ordering::Acquire) == 0 {
-        return false;
-    }
-    BH_QUEUES.any(&TrackGuard::lock(), |link| {
-        // SAFETY: Links in `BH_QUEUES` are the `bh_link` of live `OwnedInner`s (they leave the
-        // registry before they are freed), and the lock is held.
-        let inner = unsafe {
-            &*link
-                .byte_sub(offset_of!(OwnedInner, bh_link))
-                .cast::<OwnedInner>()
-        };
-        inner.queue.as_ptr().cast() == wq
-    })
-}
-
-/// What an [`OwnedQueue`] keeps at a fixed address: its registries' links point into it.
+/// What an [`OwnedQueue`] keeps at a fixed address: tracked items link into its registry.
+#[pin_data]
 struct OwnedInner {
-    queue: NonNull<Queue>,
-    /// The delayed items armed on the queue.
+    queue: NonNull<bindings::workqueue_struct>,
+    /// The tracked items armed on the queue with a delay (see [`tracked`](super::tracked)).
+    #[pin]
     armed: Registry,
-    /// In [`BH_QUEUES`] if the queue is a BH queue.
-    bh_link: Link,
 }
 
-/// A workqueue owned by a driver, destroyed when it is dropped.
+/// A workqueue of kind `K` (see [`kind`](super::kind)) owned by a driver, destroyed when it is
+/// dropped.
 ///
-/// Created by a [`Builder`](super::Builder). It dereferences to [`Queue`] for everything that
-/// queues work at once, and takes delayed work through [`OwnedQueue::enqueue_delayed`].
+/// Created by a [`Builder`](super::Builder). It dereferences to [`Queue<K>`](Queue) for
+/// everything that queues work at once, and takes delayed work, as
+/// [`TrackedDelayedWork`](super::TrackedDelayedWork) items, through
+/// [`OwnedQueue::enqueue_delayed`].
 ///
 /// Dropping it **blocks** until every item queued on it has finished, including items
-/// that those items queue on it again. Delayed items whose timer is still armed do not make
-/// it wait out their delay: they are cancelled and their owners released (dropped) at once.
-/// Once the drop returns, no item queued on this queue runs or refers to it.
+/// that those items queue on it again. Tracked items armed on it whose delay has not run out,
+/// or whose instance was queued by their timer but has not started, do not make it wait:
+/// they are cancelled and their owners released (dropped) at once. Once the drop returns, no
+/// item queued or armed on this queue runs or refers to it. [`OwnedQueue::destroy`] does the
+/// same and says how many armed items it cancelled.
 ///
 /// Dropping it from one of its own work items waits for that item, forever. This cannot be
 /// ruled out by types (a work item may hold the last reference to the state that owns the
@@ -97,11 +77,10 @@ struct OwnedInner {
 ///
 /// # Invariants
 ///
-/// `inner.queue` is a live workqueue that only this `OwnedQueue` destroys. Every delayed item
-/// armed on it through [`OwnedQueue::enqueue_delayed`] is linked into `inner.armed` until its
-/// work function runs, it is cancelled, or the drop unlinks it (see
-/// [`tracked`](super::tracked)). `inner.bh_link` is in `BH_QUEUES`
-/// exactly when the queue is a BH queue. `inner` is boxed so it never moves.
+/// `inner.queue` is a live workqueue of kind `K` that only this `OwnedQueue` destroys, and
+/// `inner.armed` is its registry: every tracked item whose latest arming was a delayed one on
+/// this queue, and which no cancel pass has unlinked since, is linked to it (see
+/// [`tracked`](super::tracked)).
 ///
 /// # Examples
 ///
@@ -113,58 +92,60 @@ struct OwnedInner {
 /// drop(queue); // Waits for the closure.
 /// # Ok::<(), Error>(())
 /// ```
-pub struct OwnedQueue {
-    inner: KBox<OwnedInner>,
+pub struct OwnedQueue<K: Known> {
+    inner: Pin<KBox<OwnedInner>>,
+    _kind: PhantomData<K>,
 }
 
-// SAFETY: The queue is usable from any thread, and the registries are only touched under their
-// lock.
-unsafe impl Send for OwnedQueue {}
+// SAFETY: The queue is usable from any thread, and the registry is only touched under its lock.
+unsafe impl<K: Known> Send for OwnedQueue<K> {}
 
 // SAFETY: As above: every operation through `&OwnedQueue` is thread-safe.
-unsafe impl Sync for OwnedQueue {}
+unsafe impl<K: Known> Sync for OwnedQueue<K> {}
 
-impl OwnedQueue {
-    /// Takes ownership of the C queue `wq`; `bh` says whether it is a BH queue.
+impl<K: Known> OwnedQueue<K> {
+    /// Takes ownership of the C queue `wq`, of kind `K`.
     ///
     /// On allocation failure `wq` is destroyed and `AllocError` returned.
     ///
     /// # Safety
     ///
-    /// `wq` must be a live workqueue that nobody else destroys or has queued anything on.
+    /// `wq` must be a live workqueue of kind `K` that nobody else destroys or has queued
+    /// anything on.
     pub(crate) unsafe fn from_raw(
         wq: NonNull<bindings::workqueue_struct>,
-        bh: bool,
     ) -> Result<Self, AllocError> {
-        let inner = OwnedInner {
-            queue: wq.cast(),
-            armed: Registry::new(),
-            bh_link: Link::new(),
-        };
-        let Ok(inner) = KBox::new(inner, GFP_KERNEL) else {
+        let inner = KBox::pin_init(
+            pin_init!(OwnedInner {
+                queue: wq,
+                armed <- Registry::new(),
+            }),
+            GFP_KERNEL,
+        );
+        let Ok(inner) = inner else {
             // SAFETY: The caller gave us the queue and it is still empty.
             unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
             return Err(AllocError);
         };
-        if bh {
-            let lock = TrackGuard::lock();
-            BH_QUEUES.push(&inner.bh_link, &lock);
-            BH_QUEUE_COUNT.fetch_add(1, Ordering::Release);
-        }
-        // INVARIANT: The caller hands over the only right to destroy `wq`; nothing is armed;
-        // the BH registration matches `bh`.
-        Ok(Self { inner })
+        // INVARIANT: The caller hands over the only right to destroy `wq`, of kind `K`;
+        // nothing is armed on it, and the registry is empty.
+        Ok(Self {
+            inner,
+            _kind: PhantomData,
+        })
     }
 
     /// Queues the tracked delayed item `w` on this queue after `delay`.
     ///
-    /// If the item was already pending, it is not queued again and the pointer comes back as
-    /// `Err` (never for a `Pin<KBox<_>>`, the item's only owner). If this queue is dropped
-    /// before the delay has passed, the item is cancelled and its owner dropped without
-    /// waiting.
+    /// If the item was already pending, or is disabled, it is not queued and the pointer
+    /// comes back as `Err`. With [`Delay::ZERO`] it is queued at once. If this queue is
+    /// dropped or drained before the delay has passed (or before the instance its timer queued
+    /// has started), the item is cancelled and its owner dropped without waiting.
     ///
-    /// Cost over [`Queue::enqueue_delayed`]: one global spinlock (interrupts off) around the
-    /// C call and two pointer writes, and the same lock once when the item runs.
+    /// Cost over [`Queue::enqueue_delayed`]: the item's own lock (a raw spinlock, interrupts
+    /// off) around the C call. The first arming on this queue, or the first after the item was
+    /// armed elsewhere, also links the item into the queue's registry under the registry's
+    /// lock. Running, cancelling and flushing cost what they cost in C.
     ///
     /// Only [`TrackedDelayedWork`](super::TrackedDelayedWork) items can be armed here; a
     /// plain [`DelayedWork`](super::DelayedWork) has no link for the queue to find it by:
@@ -247,8 +228,8 @@ impl OwnedQueue {
         self.arm_on(ANY_CPU, w, delay.into().as_jiffies())
     }
 
-    /// Arms the tracked delayed item `w` on CPU `cpu`; see [`OwnedQueue::enqueue_delayed`]
-    /// and, for the CPU, [`Queue::enqueue_on`].
+    /// Arms the tracked delayed item `w` with its timer on CPU `cpu`, which must be online;
+    /// see [`OwnedQueue::enqueue_delayed`] and, for the CPU, [`Queue::enqueue_on`].
     pub fn enqueue_delayed_on<W, const ID: u64>(
         &self,
         cpu: u32,
@@ -259,12 +240,12 @@ impl OwnedQueue {
         W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
     {
         let delay = delay.into().as_jiffies();
-        queue::on_online_cpu(cpu, w, |cpu, w| self.arm_on(cpu, w, delay))
+        queue::on_cpu::<K, _, _>(cpu, CpuUse::Timer, w, |cpu, w| self.arm_on(cpu, w, delay))
     }
 
-    /// Re-arms the tracked item of `w` on this queue after `delay`; see
-    /// [`Queue::mod_delayed`] for what the two returned values mean. Both steps happen under
-    /// the registry lock, so no other re-arming on an owned queue can come in between.
+    /// Re-arms the tracked item of `w` on this queue after `delay`, wherever it was armed
+    /// before; see [`Queue::mod_delayed`] for what the two returned values mean. Both steps
+    /// happen under the item's lock, so no other arming of the item comes in between.
     ///
     /// # Examples
     ///
@@ -302,12 +283,13 @@ impl OwnedQueue {
     where
         W: RawTrackedDelayedWorkItem<ID> + WorkItemReclaim<ID> + Send + 'static,
     {
-        let (queue, armed) = (self.as_raw(), &self.inner.armed);
+        let (queue, armed) = (self.as_raw(), self.registry());
         let delay = delay.into().as_jiffies();
         let cancelled: Cell<Option<*mut bindings::work_struct>> = Cell::new(None);
         let rearm = |work| {
             // SAFETY: By `RawTrackedDelayedWorkItem` the work belongs to a live tracked item;
-            // the queue is live and `armed` is its registry (as in `enqueue_delayed`).
+            // the queue is live and `armed` is its registry, both kept until the drop's cancel
+            // pass (type invariants).
             let (queued, was_pending) =
                 unsafe { tracked::rearm(armed, queue, ANY_CPU, work, delay) };
             if was_pending {
@@ -328,49 +310,114 @@ impl OwnedQueue {
     where
         W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
     {
-        let (queue, armed) = (self.as_raw(), &self.inner.armed);
+        let (queue, armed) = (self.as_raw(), self.registry());
         // SAFETY: `tracked::arm` returns `true` exactly when it armed or queued the work. By
         // `RawTrackedDelayedWorkItem` the work belongs to a live tracked item, valid as long
-        // as the work. The queue is live, and `armed` is its registry, boxed: by the type
-        // invariants the drop cancels whatever is still armed before the queue goes.
+        // as the work. The queue and its registry live until the drop's cancel pass (type
+        // invariants).
         unsafe { w.__enqueue(move |work| tracked::arm(armed, queue, cpu, work, delay)) }
     }
 
-    /// Waits until the queue is empty, including work that its items queue on it again.
+    /// The registry of the tracked items armed on this queue.
+    fn registry(&self) -> &Registry {
+        &self.inner.armed
+    }
+
+    /// Waits until the queue is empty, including work that its items queue on it again, and
+    /// returns how many armed tracked items it cancelled.
     ///
-    /// Delayed items whose timer is still armed are not waited for. It takes `&mut self`
-    /// because the C side forbids others to queue work on the queue while it drains.
-    pub fn drain(&mut self) {
-        // SAFETY: The queue is live; `&mut self` keeps other users out.
-        unsafe { bindings::drain_workqueue(self.as_raw()) }
+    /// Tracked items whose delay has not run out (or whose timer queued them, not yet started)
+    /// are cancelled first and their owners released, as the drop does: were one to fire while
+    /// C drains, C would refuse it (with a warning) and its owner would leak. What is queued,
+    /// with [`Delay::ZERO`] included, runs. The queue is usable again afterwards.
+    ///
+    /// It takes `&mut self`: while it drains nothing else may queue on the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::Builder;
+    /// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, Delay, TrackedDelayedWork, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Retry {
+    /// #     #[pin]
+    /// #     dwork: TrackedDelayedWork<Retry>,
+    /// # }
+    /// # impl_has_tracked_delayed_work! { impl HasTrackedDelayedWork<Self> for Retry { self.dwork } }
+    /// # impl WorkItem for Retry {
+    /// #     type Pointer = Arc<Retry>;
+    /// #     fn run(_this: Arc<Retry>) {}
+    /// # }
+    /// let mut q = Builder::unbound().build(c"drain-example")?;
+    /// let later = Arc::pin_init(pin_init!(Retry { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
+    /// let now = Arc::pin_init(pin_init!(Retry { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
+    /// assert!(q.enqueue_delayed(later.clone(), Delay::from_millis(60_000)).is_ok());
+    /// assert!(q.enqueue_delayed(now.clone(), Delay::ZERO).is_ok());
+    /// // `now` runs; `later` is cancelled, and the queue's `Arc` of it dropped.
+    /// assert_eq!(q.drain(), 1);
+    /// assert!(Arc::into_unique_or_drop(later).is_some());
+    /// assert!(Arc::into_unique_or_drop(now).is_some());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn drain(&mut self) -> usize {
+        // SAFETY: `&mut self` keeps everyone from arming on the queue until we are done.
+        let released = unsafe { tracked::cancel_armed(self.registry()) };
+        // SAFETY: The queue is live. No timer can queue onto it while it drains: the cancel
+        // pass left none, and nothing can arm a new one without `&self`.
+        unsafe { bindings::drain_workqueue(self.as_raw()) };
+        released
     }
-}
 
-impl Deref for OwnedQueue {
-    type Target = Queue;
-
-    fn deref(&self) -> &Queue {
-        // SAFETY: The queue is live as long as `self` by the type invariants.
-        unsafe { self.inner.queue.as_ref() }
+    /// Drops the queue, as the drop does, and returns how many armed tracked items it
+    /// cancelled (their owners released).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::Builder;
+    ///
+    /// let q = Builder::ordered().build(c"destroy-example")?;
+    /// assert_eq!(q.destroy(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn destroy(self) -> usize {
+        let mut this = ManuallyDrop::new(self);
+        let released = this.shut_down();
+        // SAFETY: `this` is not used or dropped again; its only owning field is dropped here,
+        // once.
+        drop(unsafe { ptr::read(&this.inner) });
+        released
     }
-}
 
-impl Drop for OwnedQueue {
-    fn drop(&mut self) {
+    /// Cancels what is armed, then destroys the queue; returns how many it cancelled. Called
+    /// once, by the drop or by `destroy`.
+    fn shut_down(&mut self) -> usize {
         // Cancel what has not started first: `destroy_workqueue()` cannot see armed timers.
-        tracked::cancel_armed(&self.inner.armed);
-        {
-            let lock = TrackGuard::lock();
-            if self.inner.bh_link.is_linked(&lock) {
-                self.inner.bh_link.unlink(&lock);
-                BH_QUEUE_COUNT.fetch_sub(1, Ordering::Release);
-            }
-        }
-        // SAFETY: By the type invariants we are the only one to destroy the queue. Nothing
-        // armed on it is left: every item linked into `armed` was cancelled above or has
-        // started running, which the destroy waits for; no timer can queue onto it any more;
-        // and nothing can arm a new item, as that needs `&self`.
-        unsafe { bindings::destroy_workqueue(self.as_raw()) };
-        // `inner` is in no registry and its `armed` is empty, so freeing it breaks no link.
+        // SAFETY: `&mut self`, and the queue is never used again by the callers.
+        let released = unsafe { tracked::cancel_armed(self.registry()) };
+        // SAFETY: By the type invariants we are the only one to destroy the queue. No timer can
+        // queue onto it any more: every item armed on it with a delay was linked to the
+        // registry and the cancel pass took its instance, or it had started, which the destroy
+        // waits for; nothing can arm a new one without `&self`.
+        unsafe { bindings::destroy_workqueue(self.inner.queue.as_ptr()) };
+        // `inner` is freed next; its registry is empty, so no link points into it.
+        released
+    }
+}
+
+impl<K: Known> Deref for OwnedQueue<K> {
+    type Target = Queue<K>;
+
+    #[inline]
+    fn deref(&self) -> &Queue<K> {
+        // SAFETY: The queue is live as long as `self`, and of kind `K`, by the type invariants.
+        unsafe { Queue::from_raw_kind(self.inner.queue.as_ptr()) }
+    }
+}
+
+impl<K: Known> Drop for OwnedQueue<K> {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }

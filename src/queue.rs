@@ -4,7 +4,11 @@
 //!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
-use core::cell::Cell;
+use core::{
+    cell::Cell,
+    marker::PhantomData,
+    ops::Deref, //
+};
 
 use kernel::{
     alloc::{
@@ -19,42 +23,64 @@ use kernel::{
 };
 
 use super::{
+    compat,
     helpers,
     impl_has_work,
-    owned,
+    kind::{
+        Any,
+        Kind,
+        Known, //
+    },
     Delay,
     RawDelayedWorkItem,
-    RawWorkItem,
+    RawUntrackedWorkItem,
     Work,
     WorkItem,
     WorkItemReclaim, //
 };
 
-/// Calls `f` with `cpu` (as a C `int`) and `w` if the CPU exists and is online; hands `w`
-/// back with `EINVAL` otherwise. The common part of the `*_on` functions.
-pub(crate) fn on_online_cpu<W, R>(
+/// What a CPU given to an `*_on` function is used for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CpuUse {
+    /// Queueing at once on a queue of kind `K`.
+    Queue,
+    /// Arming a timer on it.
+    Timer,
+}
+
+/// Calls `f` with `cpu` (as a C `int`) and `w` if the CPU is valid for `what` on a queue of
+/// kind `K` (see [`kind`](super::kind)); hands `w` back with `EINVAL` otherwise. The common
+/// part of the `*_on` functions.
+pub(crate) fn on_cpu<K: Kind, W, R>(
     cpu: u32,
+    what: CpuUse,
     w: W,
     f: impl FnOnce(c_int, W) -> R,
 ) -> Result<R, (Error, W)> {
-    match online_cpu(cpu) {
+    match valid_cpu::<K>(cpu, what) {
         Ok(cpu) => Ok(f(cpu, w)),
         Err(e) => Err((e, w)),
     }
 }
 
-/// Checks that `cpu` exists and is online.
-fn online_cpu(cpu: u32) -> Result<c_int> {
-    if cpu >= kernel::cpu::nr_cpu_ids() {
+/// Checks that `cpu` exists and, unless it is only a hint for queueing on this kind of queue,
+/// that it is online: a per-CPU pool of an offline CPU runs its items elsewhere, and C warns
+/// about a timer armed on an offline CPU (`__queue_delayed_work()`).
+fn valid_cpu<K: Kind>(cpu: u32, what: CpuUse) -> Result<c_int> {
+    if cpu >= compat::nr_cpu_ids() {
         return Err(EINVAL);
     }
-    let cpu = c_int::try_from(cpu).map_err(|_| EINVAL)?;
-    // SAFETY: `cpu` is below `nr_cpu_ids`.
-    if unsafe { helpers::wq_rs_cpu_online(cpu) } {
-        Ok(cpu)
+    let valid = if K::CPU_IS_A_HINT && what == CpuUse::Queue {
+        // SAFETY: `cpu` is below `nr_cpu_ids`.
+        unsafe { helpers::wq_rs_cpu_possible(cpu) }
     } else {
-        Err(EINVAL)
+        // SAFETY: `cpu` is below `nr_cpu_ids`.
+        unsafe { helpers::wq_rs_cpu_online(cpu) }
+    };
+    if !valid {
+        return Err(EINVAL);
     }
+    c_int::try_from(cpu).map_err(|_| EINVAL)
 }
 
 /// Cancels the pending instance of the delayed work at `work` without waiting, then queues it
@@ -78,49 +104,93 @@ pub(crate) unsafe fn cancel_then_queue(
 /// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
 const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 
-/// A kernel workqueue, borrowed: `&Queue` is valid as long as the queue is.
+/// A kernel workqueue of kind `K`, borrowed: `&Queue<K>` is valid as long as the queue is.
 ///
 /// The kernel's own queues are returned by [`system`](super::system) and its siblings as
-/// `&'static Queue`. The same C object can be seen as the kernel crate's
-/// [`kernel::workqueue::Queue`] and back, so a driver can mix both APIs.
+/// `&'static Queue<K>`, and an [`OwnedQueue<K>`](super::OwnedQueue) dereferences to
+/// `Queue<K>`. The kind (see [`kind`](super::kind)) decides the lockdep class of
+/// [`Queue::try_spawn`]'s closures and what a CPU number means to [`Queue::enqueue_on`]; plain
+/// `Queue` is a queue of unknown kind ([`kind::Any`](super::kind::Any)), to which every typed
+/// queue dereferences.
+///
+/// A queue that lives forever can also be seen as the kernel crate's
+/// [`kernel::workqueue::Queue`], and any of those as a `Queue`, so a driver can mix both APIs.
+/// Only a `'static` queue is handed out that way: the kernel crate arms delayed work on any
+/// queue it is given, and an armed timer outlives a queue that is destroyed. An owned queue is
+/// not `'static`, so it is refused:
+///
+/// ```compile_fail
+/// use crate::workqueue::Builder;
+///
+/// let owned = Builder::unbound().build(c"not-static")?;
+/// let _ = owned.as_kernel(); // Could arm a timer that outlives `owned`.
+/// # Ok::<(), Error>(())
+/// ```
 ///
 /// # Invariants
 ///
-/// The wrapped `workqueue_struct` is valid for as long as the `Queue` is borrowed.
+/// The wrapped `workqueue_struct` is valid for as long as the `Queue` is borrowed, and is a
+/// queue of kind `K`.
 ///
 /// # Examples
 ///
 /// ```
 /// use crate::workqueue::{
+///     kind,
 ///     system,
 ///     Queue, //
 /// };
 ///
-/// let ours: &Queue = system();
+/// let ours: &'static Queue<kind::PerCpu> = system();
 /// let theirs: &kernel::workqueue::Queue = ours.as_kernel();
-/// assert_eq!(<&Queue>::from(theirs).as_raw(), ours.as_raw());
+/// let back: &Queue = theirs.into();
+/// assert_eq!(back.as_raw(), ours.as_raw());
 /// ```
 #[repr(transparent)]
-pub struct Queue(Opaque<bindings::workqueue_struct>);
+pub struct Queue<K = Any>(Opaque<bindings::workqueue_struct>, PhantomData<K>);
 
 // SAFETY: A workqueue may be used from any thread; the C side synchronises every operation.
-unsafe impl Send for Queue {}
+unsafe impl<K> Send for Queue<K> {}
 
 // SAFETY: As above: every operation through `&Queue` is thread-safe in C.
-unsafe impl Sync for Queue {}
+unsafe impl<K> Sync for Queue<K> {}
+
+impl<K: Known> Deref for Queue<K> {
+    type Target = Queue;
+
+    /// Forgets the kind: every queue is a queue of unknown kind.
+    #[inline]
+    fn deref(&self) -> &Queue {
+        // SAFETY: The same workqueue, valid as long as `self`; any queue is of kind `Any`.
+        unsafe { Queue::from_raw(self.as_raw()) }
+    }
+}
 
 impl Queue {
-    /// Borrows the C workqueue at `ptr`.
+    /// Borrows the C workqueue at `ptr`, of unknown kind.
     ///
     /// # Safety
     ///
     /// `ptr` must point at a live `workqueue_struct` that stays alive for `'a`.
     #[inline]
     pub unsafe fn from_raw<'a>(ptr: *const bindings::workqueue_struct) -> &'a Queue {
+        // SAFETY: The caller's promise, and every queue is of kind `Any`.
+        unsafe { Queue::from_raw_kind(ptr) }
+    }
+}
+
+impl<K: Kind> Queue<K> {
+    /// Borrows the C workqueue at `ptr`, of kind `K`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point at a live `workqueue_struct` of kind `K` that stays alive for `'a`.
+    #[inline]
+    pub unsafe fn from_raw_kind<'a>(ptr: *const bindings::workqueue_struct) -> &'a Queue<K> {
         // CAST: `Queue` is transparent over `workqueue_struct`.
         // SAFETY: The caller promises `ptr` is valid for `'a`.
-        // INVARIANT: The same promise gives the type invariant.
-        unsafe { &*ptr.cast::<Queue>() }
+        // INVARIANT: The same promise gives the type invariants.
+        unsafe { &*ptr.cast::<Queue<K>>() }
     }
 
     /// Returns the C workqueue.
@@ -129,10 +199,12 @@ impl Queue {
         self.0.get()
     }
 
-    /// Returns this queue as the kernel crate's [`kernel::workqueue::Queue`].
+    /// Returns this queue, which lives forever, as the kernel crate's
+    /// [`kernel::workqueue::Queue`].
     #[inline]
-    pub fn as_kernel(&self) -> &kernel::workqueue::Queue {
-        // SAFETY: Same C object, valid for as long as `self` by the type invariants.
+    pub fn as_kernel(&'static self) -> &'static kernel::workqueue::Queue {
+        // SAFETY: Same C object, valid forever (`'static`, type invariants), so that anything
+        // the kernel crate does with it, delayed work included, is sound.
         unsafe { kernel::workqueue::Queue::from_raw(self.as_raw()) }
     }
 
@@ -189,7 +261,7 @@ impl Queue {
     #[inline]
     pub fn enqueue<W, const ID: u64>(&self, w: W) -> W::EnqueueOutput
     where
-        W: RawWorkItem<ID> + Send + 'static,
+        W: RawUntrackedWorkItem<ID> + Send + 'static,
     {
         self.enqueue_on_cpu(ANY_CPU, w)
     }
@@ -198,7 +270,7 @@ impl Queue {
     #[inline]
     fn enqueue_on_cpu<W, const ID: u64>(&self, cpu: c_int, w: W) -> W::EnqueueOutput
     where
-        W: RawWorkItem<ID> + Send + 'static,
+        W: RawUntrackedWorkItem<ID> + Send + 'static,
     {
         let queue = self.as_raw();
         // SAFETY: `queue_work_on` returns `true` exactly when it queued the work and never runs
@@ -301,9 +373,12 @@ impl Queue {
 
     /// Queues `w` on CPU `cpu`; like [`Queue::enqueue`] otherwise.
     ///
-    /// A CPU that does not exist or is offline is refused with `EINVAL`, and the pointer
-    /// comes back with the error. (A CPU can still go offline right after the check; the C
-    /// side then runs the item on another CPU.) On an unbound queue the CPU is a hint.
+    /// What the CPU means depends on the kind of queue (see [`kind`](super::kind)). On an
+    /// unbound or ordered queue it is a hint, and any possible CPU is taken, online or not. On
+    /// other queues, and on a queue of unknown kind, the CPU must be online. A CPU that does not
+    /// exist, or is offline where it must be online, is refused with `EINVAL`, and the pointer
+    /// comes back with the error. (A CPU can still go offline right after the check; the C side
+    /// then runs the item on another CPU.)
     ///
     /// # Examples
     ///
@@ -338,13 +413,13 @@ impl Queue {
         w: W,
     ) -> Result<W::EnqueueOutput, (Error, W)>
     where
-        W: RawWorkItem<ID> + Send + 'static,
+        W: RawUntrackedWorkItem<ID> + Send + 'static,
     {
-        on_online_cpu(cpu, w, |cpu, w| self.enqueue_on_cpu(cpu, w))
+        on_cpu::<K, _, _>(cpu, CpuUse::Queue, w, |cpu, w| self.enqueue_on_cpu(cpu, w))
     }
 
-    /// Queues `w` after `delay`, on CPU `cpu`; see [`Queue::enqueue_delayed`] and
-    /// [`Queue::enqueue_on`].
+    /// Queues `w` after `delay`, with its timer on CPU `cpu`, which must be online on every
+    /// kind of queue; see [`Queue::enqueue_delayed`] and [`Queue::enqueue_on`].
     pub fn enqueue_delayed_on<W, const ID: u64>(
         &'static self,
         cpu: u32,
@@ -355,7 +430,9 @@ impl Queue {
         W: RawDelayedWorkItem<ID> + Send + 'static,
     {
         let delay = delay.into().as_jiffies();
-        on_online_cpu(cpu, w, |cpu, w| self.enqueue_delayed_on_cpu(cpu, w, delay))
+        on_cpu::<K, _, _>(cpu, CpuUse::Timer, w, |cpu, w| {
+            self.enqueue_delayed_on_cpu(cpu, w, delay)
+        })
     }
 
     /// Re-arms the item of `w` to run after `delay` (the C `mod_delayed_work()`).
@@ -486,7 +563,7 @@ impl Queue {
     ) -> Result<(), AllocError> {
         // All closures share a lockdep class per context, and a class must run either in task
         // or in softirq context: closures for BH queues get their own.
-        let (name, key) = if self.is_bh() {
+        let (name, key) = if self.runs_in_softirq() {
             (c"Queue::try_spawn (BH)", kernel::static_lock_class!())
         } else {
             (c"Queue::try_spawn", kernel::static_lock_class!())
@@ -499,17 +576,22 @@ impl Queue {
             flags,
         )
         .map_err(|_| AllocError)?;
-        self.enqueue(item);
+        // A new item that only this function has seen is neither pending nor disabled, so it
+        // is queued; were it refused, the box (with `func`) would come back and be dropped.
+        let _ = self.enqueue(item);
         Ok(())
     }
 
-    /// Returns whether the queue runs its items in softirq context: a system BH queue or an
-    /// owned one built by [`Builder::bh`](super::Builder::bh).
-    fn is_bh(&self) -> bool {
+    /// Returns whether the queue runs its items in softirq context: its kind says so, or, for
+    /// a queue of unknown kind, it is one of the system BH queues.
+    fn runs_in_softirq(&self) -> bool {
+        if K::KNOWN {
+            return K::SOFTIRQ;
+        }
         let wq = self.as_raw();
         // SAFETY: Reads the addresses of the system queues, set at boot.
         let system_bh = unsafe { [bindings::system_bh_wq, bindings::system_bh_highpri_wq] };
-        system_bh.contains(&wq) || owned::is_owned_bh(wq)
+        system_bh.contains(&wq)
     }
 
     /// Waits until every item queued on this queue before the call has finished.

@@ -1,34 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Intrusive registries of the library's objects, under one lock.
+//! The bookkeeping under the tracking of delayed items (see [`tracked`](super::tracked)):
+//! raw spinlocks taken with interrupts off, and the intrusive list through which an owned
+//! queue finds the items armed on it.
 //!
-//! Two registries use them: each owned queue's list of delayed items armed on it (see
-//! [`tracked`](super::tracked)), and the set of owned BH queues (see
-//! [`owned`](super::owned)). The lock is a C spinlock with a static initialiser, taken with
-//! interrupts off because work functions take it in softirq context too.
+//! Two kinds of lock exist, each with a lockdep class of its own: one per tracked item and
+//! one per owned queue's [`Registry`]. They are raw spinlocks because timer callbacks,
+//! softirq work and PREEMPT_RT all take them where sleeping is not allowed, and they are
+//! always taken with interrupts off on the local CPU ([`IrqsOff`]), so that a softirq or
+//! interrupt on the same CPU can never wait for a lock its own CPU holds.
 
 use core::{
     cell::UnsafeCell,
     marker::PhantomData,
-    ptr, //
+    ptr::{
+        self,
+        NonNull, //
+    },
 };
 
-use kernel::ffi::c_ulong;
+use kernel::{
+    bindings,
+    ffi::c_ulong,
+    prelude::*,
+    types::Opaque, //
+};
 
 use super::helpers;
 
-/// Holds the lock of all registries and links; proof of it for the operations below.
-pub(crate) struct TrackGuard {
+/// Interrupts are off on this CPU until this is dropped, which restores them.
+///
+/// Locks taken under it borrow it, so the compiler releases them before interrupts return.
+pub(crate) struct IrqsOff {
     flags: c_ulong,
-    /// The lock must be released on the CPU that took it.
+    /// The flags must be restored on the CPU that saved them.
     _not_send: PhantomData<*mut ()>,
 }
 
-impl TrackGuard {
-    /// Takes the lock (disabling interrupts, as it is also taken in softirq context).
-    pub(crate) fn lock() -> Self {
-        // SAFETY: Takes a statically initialised spinlock; released in `drop`.
-        let flags = unsafe { helpers::wq_rs_track_lock() };
+impl IrqsOff {
+    /// Disables interrupts on this CPU (`local_irq_save()`).
+    #[inline]
+    pub(crate) fn save() -> Self {
+        // SAFETY: Always allowed; `drop` restores the saved state.
+        let flags = unsafe { helpers::wq_rs_local_irq_save() };
         Self {
             flags,
             _not_send: PhantomData,
@@ -36,19 +50,104 @@ impl TrackGuard {
     }
 }
 
-impl Drop for TrackGuard {
+impl Drop for IrqsOff {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: The lock is held by this guard, with these saved flags.
-        unsafe { helpers::wq_rs_track_unlock(self.flags) };
+        // SAFETY: `flags` were saved by `save` on this CPU (the type is not `Send`), and every
+        // lock taken under `self` was released before (its guard borrows `self`).
+        unsafe { helpers::wq_rs_local_irq_restore(self.flags) };
     }
 }
 
-/// A link of a registry (a singly headed, doubly linked list, like the C `hlist`).
+/// A `raw_spinlock_t`, taken only with interrupts off.
 ///
 /// # Invariants
 ///
-/// The fields are only read or written with the [`TrackGuard`] lock held. `pprev` is null
-/// exactly when the link is in no registry; otherwise `*pprev` points back at this link.
+/// `lock` is initialised.
+#[pin_data]
+pub(crate) struct RawSpinLock {
+    #[pin]
+    lock: Opaque<bindings::raw_spinlock>,
+}
+
+// SAFETY: A spinlock is meant to be shared between CPUs; C synchronises every access.
+unsafe impl Send for RawSpinLock {}
+// SAFETY: As above.
+unsafe impl Sync for RawSpinLock {}
+
+impl RawSpinLock {
+    /// A lock with the lockdep class of tracked items' locks.
+    pub(crate) fn new_item_lock() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes and pinned.
+            // INVARIANT: Initialised here.
+            lock <- Opaque::ffi_init(|slot| unsafe { helpers::wq_rs_item_lock_init(slot) }),
+        })
+    }
+
+    /// A lock with the lockdep class of registries' locks.
+    fn new_registry_lock() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes and pinned.
+            // INVARIANT: Initialised here.
+            lock <- Opaque::ffi_init(|slot| unsafe { helpers::wq_rs_registry_lock_init(slot) }),
+        })
+    }
+
+    /// Takes the lock; it is released when the guard is dropped, before `irqs` can be.
+    #[inline]
+    pub(crate) fn lock<'a>(&'a self, _irqs: &'a IrqsOff) -> RawGuard<'a> {
+        // SAFETY: The lock is initialised (type invariants) and interrupts are off.
+        unsafe { helpers::wq_rs_raw_spin_lock(self.lock.get()) };
+        RawGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes the lock if it is free at once.
+    #[inline]
+    pub(crate) fn try_lock<'a>(&'a self, _irqs: &'a IrqsOff) -> Option<RawGuard<'a>> {
+        // SAFETY: The lock is initialised (type invariants) and interrupts are off.
+        unsafe { helpers::wq_rs_raw_spin_trylock(self.lock.get()) }.then_some(RawGuard {
+            lock: self,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// Proof that a [`RawSpinLock`] is held; dropping it releases the lock.
+pub(crate) struct RawGuard<'a> {
+    lock: &'a RawSpinLock,
+    /// A spinlock is released on the CPU that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl RawGuard<'_> {
+    /// Whether this guard holds `lock`.
+    #[inline]
+    pub(crate) fn holds(&self, lock: &RawSpinLock) -> bool {
+        ptr::eq(self.lock, lock)
+    }
+}
+
+impl Drop for RawGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: The guard exists only while its lock is held by this CPU.
+        unsafe { helpers::wq_rs_raw_spin_unlock(self.lock.lock.get()) };
+    }
+}
+
+/// A link of a [`Registry`], embedded in a tracked item (a doubly linked list with a single
+/// head pointer, like the C `hlist`).
+///
+/// # Invariants
+///
+/// While the link is in a registry, its fields are only accessed with that registry's lock
+/// held, `*pprev` points back at the link, and `next` is null or the next link. While it is
+/// in none, `pprev` is null; it is then only put into a registry by one who also holds the
+/// lock of the item that embeds it (see [`tracked`](super::tracked)).
 pub(crate) struct Link {
     next: UnsafeCell<*mut Link>,
     pprev: UnsafeCell<*mut *mut Link>,
@@ -62,63 +161,59 @@ impl Link {
             pprev: UnsafeCell::new(ptr::null_mut()),
         }
     }
-
-    pub(crate) fn is_linked(&self, _lock: &TrackGuard) -> bool {
-        // SAFETY: The lock is held, as the type invariants require.
-        !unsafe { *self.pprev.get() }.is_null()
-    }
-
-    /// Takes the link out of its registry, if it is in one.
-    pub(crate) fn unlink(&self, _lock: &TrackGuard) {
-        // SAFETY: The lock is held. By the type invariants, a linked link's `pprev` and `next`
-        // point at live links (or the registry head), which the lock lets us update.
-        unsafe {
-            let pprev = *self.pprev.get();
-            if pprev.is_null() {
-                return;
-            }
-            let next = *self.next.get();
-            *pprev = next;
-            if !next.is_null() {
-                *(*next).pprev.get() = pprev;
-            }
-            // INVARIANT: Out of the registry: null `pprev`.
-            *self.next.get() = ptr::null_mut();
-            *self.pprev.get() = ptr::null_mut();
-        }
-    }
 }
 
-/// The registry of the delayed items armed on one owned queue.
+/// The list of the tracked items linked to one owned queue, under that queue's own lock.
 ///
 /// # Invariants
 ///
-/// `first` is only accessed with the [`TrackGuard`] lock held; it and the links it reaches
-/// form a well-formed list of [`Link`]s embedded in live objects. The registry does not move
-/// while it is non-empty (links point back into it).
+/// `first` is only accessed with `lock` held; it and the links it reaches form a well-formed
+/// list of [`Link`]s of live tracked items. The registry is pinned: links point back at it.
+#[pin_data]
 pub(crate) struct Registry {
+    #[pin]
+    lock: RawSpinLock,
     first: UnsafeCell<*mut Link>,
 }
 
-// SAFETY: The registry is only touched with the lock held, from any thread.
+// SAFETY: The list is only touched with its lock held, from any thread.
 unsafe impl Send for Registry {}
-
 // SAFETY: As above.
 unsafe impl Sync for Registry {}
 
+/// Proof that a registry's lock is held.
+pub(crate) struct RegistryGuard<'a> {
+    registry: &'a Registry,
+    _lock: RawGuard<'a>,
+}
+
 impl Registry {
-    pub(crate) const fn new() -> Self {
-        Self {
+    /// An empty registry.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: An empty list.
+        pin_init!(Self {
+            lock <- RawSpinLock::new_registry_lock(),
             first: UnsafeCell::new(ptr::null_mut()),
+        })
+    }
+
+    /// Takes the registry's lock.
+    #[inline]
+    pub(crate) fn lock<'a>(&'a self, irqs: &'a IrqsOff) -> RegistryGuard<'a> {
+        RegistryGuard {
+            registry: self,
+            _lock: self.lock.lock(irqs),
         }
     }
 
-    pub(crate) fn push(&self, link: &Link, lock: &TrackGuard) {
-        link.unlink(lock);
+    /// Adds `link`, which must be in no registry.
+    pub(crate) fn push(&self, link: &Link, guard: &RegistryGuard<'_>) {
+        debug_assert!(ptr::eq(guard.registry, self));
         let link = ptr::from_ref(link).cast_mut();
-        // SAFETY: The lock is held; `link` is live and in no registry now, `first` is null or
-        // a live link of this registry.
+        // SAFETY: The lock is held (`guard`). `link` is live and, by the caller's promise, in
+        // no registry; `first` is null or a live link of this registry.
         unsafe {
+            debug_assert!((*(*link).pprev.get()).is_null());
             let first = *self.first.get();
             *(*link).next.get() = first;
             if !first.is_null() {
@@ -130,33 +225,29 @@ impl Registry {
         }
     }
 
-    pub(crate) fn pop(&self, lock: &TrackGuard) -> Option<*const Link> {
-        // SAFETY: The lock is held.
-        let first = unsafe { *self.first.get() };
-        if first.is_null() {
-            return None;
-        }
-        // SAFETY: By the type invariants `first` is a live link of this registry.
-        unsafe { (*first).unlink(lock) };
-        Some(first)
-    }
-
-    pub(crate) fn is_empty(&self, _lock: &TrackGuard) -> bool {
-        // SAFETY: The lock is held.
-        unsafe { *self.first.get() }.is_null()
-    }
-
-    /// Returns whether `pred` holds for some link of the registry.
-    pub(crate) fn any(&self, _lock: &TrackGuard, pred: impl Fn(*const Link) -> bool) -> bool {
-        // SAFETY: The lock is held, and by the type invariants every link reached is live.
-        let mut link = unsafe { *self.first.get() };
-        while !link.is_null() {
-            if pred(link) {
-                return true;
+    /// Takes `link`, which must be in this registry, out of it.
+    pub(crate) fn remove(&self, link: &Link, guard: &RegistryGuard<'_>) {
+        debug_assert!(ptr::eq(guard.registry, self));
+        // SAFETY: The lock is held. By the caller's promise the link is in this registry, so
+        // by the invariants `pprev` and `next` point at live links of it (or at its head).
+        unsafe {
+            let pprev = *link.pprev.get();
+            debug_assert!(!pprev.is_null());
+            let next = *link.next.get();
+            *pprev = next;
+            if !next.is_null() {
+                *(*next).pprev.get() = pprev;
             }
-            // SAFETY: As above.
-            link = unsafe { *(*link).next.get() };
+            // INVARIANT: Out of the registry: null `pprev`.
+            *link.next.get() = ptr::null_mut();
+            *link.pprev.get() = ptr::null_mut();
         }
-        false
+    }
+
+    /// The first link of the registry, if any.
+    pub(crate) fn first(&self, guard: &RegistryGuard<'_>) -> Option<NonNull<Link>> {
+        debug_assert!(ptr::eq(guard.registry, self));
+        // SAFETY: The lock is held.
+        NonNull::new(unsafe { *self.first.get() })
     }
 }

@@ -13,6 +13,13 @@ use kernel::bindings;
 
 use super::{
     helpers,
+    kind::{
+        Bh,
+        Kind,
+        PerCpu,
+        PowerEfficient,
+        Unbound, //
+    },
     Queue, //
 };
 
@@ -20,10 +27,11 @@ use super::{
 ///
 /// # Safety
 ///
-/// `wq` must be one of the kernel's system queues, which are set up at boot and never freed.
-unsafe fn system_queue(wq: *mut bindings::workqueue_struct) -> &'static Queue {
-    // SAFETY: By the caller's promise `wq` is valid forever.
-    unsafe { Queue::from_raw(wq) }
+/// `wq` must be one of the kernel's system queues, which are set up at boot and never freed,
+/// and be of kind `K`.
+unsafe fn system_queue<K: Kind>(wq: *mut bindings::workqueue_struct) -> &'static Queue<K> {
+    // SAFETY: By the caller's promise `wq` is valid forever and of kind `K`.
+    unsafe { Queue::from_raw_kind(wq) }
 }
 
 /// The system per-CPU queue, for short items (`system_percpu_wq`).
@@ -37,67 +45,67 @@ unsafe fn system_queue(wq: *mut bindings::workqueue_struct) -> &'static Queue {
 /// system().flush();
 /// # Ok::<(), Error>(())
 /// ```
-pub fn system() -> &'static Queue {
-    // SAFETY: The helper returns a system queue (per-CPU, not deprecated where possible).
+pub fn system() -> &'static Queue<PerCpu> {
+    // SAFETY: The helper returns a system queue, per-CPU (not deprecated where possible).
     unsafe { system_queue(helpers::wq_rs_system_percpu()) }
 }
 
 /// The system queue for items that must run soon (`system_highpri_wq`).
-pub fn system_highpri() -> &'static Queue {
-    // SAFETY: `system_highpri_wq` is a system queue.
+pub fn system_highpri() -> &'static Queue<PerCpu> {
+    // SAFETY: `system_highpri_wq` is a system queue, per-CPU.
     unsafe { system_queue(bindings::system_highpri_wq) }
 }
 
 /// The system queue for items that may run for a long time (`system_long_wq`).
-pub fn system_long() -> &'static Queue {
-    // SAFETY: `system_long_wq` is a system queue.
+pub fn system_long() -> &'static Queue<PerCpu> {
+    // SAFETY: `system_long_wq` is a system queue, per-CPU.
     unsafe { system_queue(bindings::system_long_wq) }
 }
 
 /// The system queue not bound to any CPU (`system_dfl_wq`).
-pub fn system_unbound() -> &'static Queue {
-    // SAFETY: The helper returns a system queue (unbound, not deprecated where possible).
+pub fn system_unbound() -> &'static Queue<Unbound> {
+    // SAFETY: The helper returns a system queue, unbound (not deprecated where possible).
     unsafe { system_queue(helpers::wq_rs_system_dfl()) }
 }
 
 /// The system queue frozen during suspend (`system_freezable_wq`).
-pub fn system_freezable() -> &'static Queue {
-    // SAFETY: `system_freezable_wq` is a system queue.
+pub fn system_freezable() -> &'static Queue<PerCpu> {
+    // SAFETY: `system_freezable_wq` is a system queue, per-CPU.
     unsafe { system_queue(bindings::system_freezable_wq) }
 }
 
 /// The system queue that trades locality for power (`system_power_efficient_wq`).
-pub fn system_power_efficient() -> &'static Queue {
-    // SAFETY: `system_power_efficient_wq` is a system queue.
+pub fn system_power_efficient() -> &'static Queue<PowerEfficient> {
+    // SAFETY: `system_power_efficient_wq` is a system queue, power-efficient.
     unsafe { system_queue(bindings::system_power_efficient_wq) }
 }
 
 /// The freezable power-efficient system queue (`system_freezable_power_efficient_wq`).
-pub fn system_freezable_power_efficient() -> &'static Queue {
-    // SAFETY: `system_freezable_power_efficient_wq` is a system queue.
+pub fn system_freezable_power_efficient() -> &'static Queue<PowerEfficient> {
+    // SAFETY: `system_freezable_power_efficient_wq` is a system queue, power-efficient.
     unsafe { system_queue(bindings::system_freezable_power_efficient_wq) }
 }
 
 /// The system queue that runs items in softirq context (`system_bh_wq`).
 ///
 /// Its items must not sleep.
-pub fn system_bh() -> &'static Queue {
-    // SAFETY: `system_bh_wq` is a system queue.
+pub fn system_bh() -> &'static Queue<Bh> {
+    // SAFETY: `system_bh_wq` is a system queue, BH.
     unsafe { system_queue(bindings::system_bh_wq) }
 }
 
 /// The high-priority softirq system queue (`system_bh_highpri_wq`).
-pub fn system_bh_highpri() -> &'static Queue {
-    // SAFETY: `system_bh_highpri_wq` is a system queue.
+pub fn system_bh_highpri() -> &'static Queue<Bh> {
+    // SAFETY: `system_bh_highpri_wq` is a system queue, BH.
     unsafe { system_queue(bindings::system_bh_highpri_wq) }
 }
 
 /// The per-CPU system queue (`system_percpu_wq`); the same queue as [`system`].
-pub fn system_percpu() -> &'static Queue {
+pub fn system_percpu() -> &'static Queue<PerCpu> {
     system()
 }
 
 /// The default unbound system queue (`system_dfl_wq`); the same queue as [`system_unbound`].
-pub fn system_dfl() -> &'static Queue {
+pub fn system_dfl() -> &'static Queue<Unbound> {
     system_unbound()
 }

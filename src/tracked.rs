@@ -1,43 +1,135 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Delayed items that may be armed on an [`OwnedQueue`](super::OwnedQueue), and the registry
-//! through which a dropped queue finds them.
+//! Delayed items that may be armed on an [`OwnedQueue`](super::OwnedQueue), and how the queue
+//! finds them when it is dropped or drained.
 //!
 //! `destroy_workqueue()` waits for queued and running items, but knows nothing of a delayed
-//! item whose timer is still armed: that timer would later queue work onto freed memory. So
-//! every delayed item armed on an owned queue is linked into that queue's registry, and the
-//! queue's drop cancels each one whose timer is still armed (releasing its owner) before it
-//! destroys the queue; what already left its timer is queued or running, and the destroy
-//! waits for it.
+//! item whose timer is armed: the timer would later queue work onto freed memory. And
+//! `drain_workqueue()` refuses a timer that fires while it runs (with a warning), dropping the
+//! item and leaking its owner. So every item armed with a delay on an owned queue is *linked*
+//! to that queue's registry, and the queue cancels every linked item, releasing its owner,
+//! before C destroys or drains it.
 //!
-//! # The protocol
+//! # State
 //!
-//! One lock ([`TrackGuard`], see [`registry`](super::registry)) protects every registry and
-//! every item's link. An item is linked into a queue's registry when it is armed on that
-//! queue (moving it from any registry it was still in). Its work function unlinks it before
-//! `run` gets the owner, unless the item is pending again by then (a newer queueing, which
-//! owns the link if it was an arming). A dropped queue unlinks every item and cancels each:
-//! `cancel_delayed_work()` takes an instance whose timer is armed, whose timer callback is
-//! on its way to queue it (it waits for that), or that is queued, and then the owner is
-//! released; it fails only for an instance that has started, which the queue's destroy waits
-//! for. Hence:
+//! - Per item, under the item's own lock: `home`, the registry its link is in, or none.
+//! - Per owned queue: its [`Registry`], a list of links under the registry's own lock.
 //!
-//! - *While linked, an item is alive*: a pending instance owns it, or its work function is
-//!   on its way to take the owner and must take the lock first.
-//! - *After the cancel pass, nothing can queue onto the queue from a timer*: every instance
-//!   armed on it was linked (tracked items cannot be armed on any other queue, as they do not
-//!   implement [`HasDelayedWork`](super::HasDelayedWork), and only tracked items can be
-//!   armed on an owned queue), and each was cancelled or has started.
+//! Both locks are raw spinlocks, taken with interrupts off. The lock order is item, then
+//! registry; one who holds a registry's lock only *tries* an item's lock. No lock is shared
+//! between queues or between items, and nothing is global. Nothing is inferred from the C
+//! work's PENDING bit: `home` records the last arming, and only this module arms.
 //!
-//! One corner is semantic, not a matter of memory safety: if, in the instant between an armed
-//! instance starting and its work function taking the lock, someone queues the same item at
-//! once (no delay) elsewhere, and the first queue is dropped in that instant, the drop may
-//! cancel that immediate instance; its owner is still released exactly once.
+//! # Invariants
+//!
+//! - **A. Only arming queues a tracked item.** Tracked items do not implement
+//!   [`HasUntrackedWork`](super::HasUntrackedWork) nor [`HasDelayedWork`], so
+//!   [`Queue::enqueue`](super::Queue::enqueue) and `Queue::enqueue_delayed` refuse them; they
+//!   are queued only by [`arm`] and [`rearm`], each of which calls C with the item's lock
+//!   held. The *latest arming* of an item is thus the latest successful one of those calls.
+//! - **B. `home` follows the latest arming.** An arming that succeeds sets `home` to its
+//!   queue's registry if it had a delay, and to none if not, before the item's lock is
+//!   released. Otherwise `home` only becomes none: in a cancel pass or the item's drop.
+//! - **C. A pending instance is the latest arming's.** C queues an item only by taking its
+//!   PENDING bit, which stays set until the instance starts running (`process_one_work()`
+//!   clears it just before calling the work function) or is cancelled. So no arming succeeds
+//!   while an instance is pending, and a pending instance was created by the latest arming.
+//! - **D. A timer for Q means linked to Q.** If an instance of the item is armed on a timer
+//!   for owned queue Q, or in that timer's callback, or queued by it and not started, then
+//!   `home` is Q's registry: by C that instance is pending, so by C and B it is the latest
+//!   arming's, which had a delay and set `home` to Q; `home` has not moved since, as that
+//!   needs a newer arming (impossible while the instance is pending), Q's cancel pass (which
+//!   takes the instance, see below) or the item's drop (impossible while the instance holds
+//!   an owner).
+//! - **E. Linked means alive.** [`Tracked`]'s drop unlinks the item under both locks before
+//!   its memory goes, and pinning guarantees that the drop runs before pinned memory is
+//!   reused. So an item found in a registry with the registry's lock held is alive, and it
+//!   stays alive while one holds its lock, which its drop needs.
+//! - **F. `home` is alive.** A registry is freed only in its queue's drop, after a cancel
+//!   pass has unlinked every item from it. The pass needs each item's lock, so an item that
+//!   reads `home` under its lock finds it alive.
+//!
+//! # Operations
+//!
+//! - **Arm** ([`arm`]: `OwnedQueue::enqueue_delayed`, `enqueue_delayed_on`): item lock;
+//!   `queue_delayed_work_on()`; if it queued, move the link to the queue's registry (delay) or
+//!   out of any (no delay: the instance is on the worklist at once, and destroy or drain will
+//!   run it). Moving takes the old registry's lock to unlink, then the new one's to link.
+//! - **Re-arm** ([`rearm`]: `OwnedQueue::mod_delayed`), on the same or another queue: item
+//!   lock; `cancel_delayed_work()`, which takes a pending instance (its owner goes back to the
+//!   caller); `queue_delayed_work_on()`; then as for arm.
+//! - **Timer fire, run**: C alone. Tracked items use the plain work function; nothing changes
+//!   here. A link left behind (`home` is Q with nothing armed) is harmless: Q's cancel pass
+//!   then cancels nothing, and the next arming elsewhere or the item's drop moves it.
+//! - **Cancel, disable, enable, flush**: C alone (`cancel_delayed_work_sync()`,
+//!   `disable_delayed_work_sync()`, `enable_work()`, `flush_delayed_work()`), with no lock of
+//!   ours. They take or wait for instances and may leave a stale link. Of them only flush
+//!   queues: `flush_delayed_work()` deletes a pending timer and queues the instance on
+//!   `dwork->wq` at once, with interrupts off. By D that queue is `home`'s, alive.
+//! - **Cancel pass** ([`cancel_armed`]: queue drop, `OwnedQueue::drain`,
+//!   `OwnedQueue::destroy`): until the registry is empty: registry lock; first link; try its
+//!   item's lock, and if it is taken drop both and start again; unlink, `home` := none;
+//!   registry unlock; `cancel_delayed_work()`; item unlock; if the cancel took an instance,
+//!   release its owner. `cancel_delayed_work()` (`__cancel_work()`) deletes an armed timer,
+//!   spins while a timer callback or a flush is queueing the instance, and takes a queued
+//!   instance off the worklist; it returns false for an idle item or a started one. What it
+//!   takes is the latest arming's (C), which is Q's: `home` was Q (B). After the pass no
+//!   instance is in a timer for Q, in its callback or queued by it: each such item was linked
+//!   to Q (D) and has been passed. None can appear later: arming on Q needs
+//!   `&OwnedQueue`, and the pass runs under `&mut` or in the drop.
+//! - **Item drop** ([`Tracked`]'s `PinnedDrop`): item lock; if linked, `home`'s lock; unlink.
+//! - **Queue drop**: cancel pass; `destroy_workqueue()`, which runs what is queued and waits
+//!   for what started; free the (empty) registry. **Drain**: cancel pass;
+//!   `drain_workqueue()`, which no timer can disturb, by the pass.
+//!
+//! # Any two at once, on different CPUs
+//!
+//! - *Arm and arm* (same item, same or different queues): serialised by the item's lock; C
+//!   lets at most one queue a pending item; `home` follows the one that did.
+//! - *Arm on B and fire (or run, cancel, disable, flush) of an instance armed on A*: the
+//!   arm fails while that instance is pending (C); it may succeed once it started or was
+//!   cancelled, and then moves the link from A to B. A's instance, if running, is destroy's
+//!   to wait for; the link it leaves behind is gone.
+//! - *Arm on B and A's cancel pass* (the item linked to A): serialised by the item's lock.
+//!   If the pass comes first, it cancels A's instance and unlinks; the arm then finds `home`
+//!   none. If the arm comes first, it succeeds only if nothing was pending, and moves the link
+//!   to B: the pass no longer sees the item.
+//! - *Re-arm on B and A's timer firing*: the cancel inside the re-arm spins until the callback
+//!   has queued the instance, then takes it off A's worklist: the owner goes back to the
+//!   caller, and the new instance is B's.
+//! - *Fire or run and the cancel pass*: the pass's cancel takes an instance that has not
+//!   started (spinning while the callback queues it) and releases its owner, and the run never
+//!   happens; if it started, the cancel returns false and destroy waits for the run.
+//! - *Cancel (or disable) and the cancel pass*: C hands a pending instance to exactly one of
+//!   the two cancels; that one returns or releases the owner. `cancel_delayed_work_sync()`
+//!   disables the item while it waits, which makes arms fail meanwhile (handing the pointer
+//!   back), not the pass.
+//! - *Enable and anything*: a [`Disabled`](super::Disabled) guard enables only an item it
+//!   disabled, so nothing is pending (C refuses to queue a disabled item) and `enable_work()`
+//!   takes nothing; while it holds PENDING, a concurrent cancel spins briefly (C).
+//! - *Flush and the cancel pass*: if the flush deleted the timer first, the pass's cancel
+//!   spins until the flush has queued the instance (interrupts off, not preempted), then takes
+//!   it; if the pass came first, the flush finds no timer and queues nothing. Either way the
+//!   flush queues only before the pass has passed the item, so never onto a draining or
+//!   destroyed queue.
+//! - *Item drop and the cancel pass*: the pass holds the registry's lock and only tries the
+//!   item's; the drop holds the item's and waits for the registry's. Whoever gets both
+//!   unlinks; the other finds the item gone (pass) or unlinked (drop).
+//! - *Drops of two queues*: an item is in at most one registry; each pass sees only its own.
+//!
+//! The spin inside `cancel_delayed_work()` while holding the item's lock is bounded: C
+//! returns `-EAGAIN` from `try_to_grab_pending()` only while another CPU holds the PENDING
+//! bit with interrupts off (a timer callback queueing, a flush between its two steps, or
+//! another C cancel or queueing in progress), none of which waits for a lock of ours.
 
 use core::{
+    cell::UnsafeCell,
     marker::PhantomData,
     mem::offset_of,
-    ptr, //
+    ptr::{
+        self,
+        NonNull, //
+    },
 };
 
 use kernel::{
@@ -60,11 +152,14 @@ use super::{
     helpers,
     queue::cancel_then_queue,
     registry::{
+        IrqsOff,
         Link,
-        Registry,
-        TrackGuard, //
+        RawGuard,
+        RawSpinLock,
+        Registry, //
     },
     work::take_owner,
+    Disabled,
     HasWork,
     RawWorkItem,
     Work,
@@ -74,11 +169,22 @@ use super::{
 };
 
 /// The part of a [`TrackedDelayedWork`] that does not depend on its item type.
+///
+/// # Invariants
+///
+/// `home` is only read or written with `lock` held; it is null or points at the live
+/// registry whose list holds `link` (see the module documentation, E and F). `link` is in a
+/// registry exactly when `home` is not null.
 #[repr(C)]
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct Tracked {
     #[pin]
     dwork: Opaque<bindings::delayed_work>,
+    /// Serialises the item's armings and the moves of its link.
+    #[pin]
+    lock: RawSpinLock,
+    /// The registry that holds `link`, or null.
+    home: UnsafeCell<*const Registry>,
     link: Link,
     /// Drops the owner that a queue held for this item (typed by the item, erased here).
     release: unsafe fn(*mut bindings::work_struct),
@@ -102,10 +208,10 @@ impl Tracked {
     /// # Safety
     ///
     /// `link` must be the `link` of a live `Tracked`.
-    unsafe fn from_link(link: *const Link) -> *const Tracked {
+    unsafe fn from_link(link: NonNull<Link>) -> *const Tracked {
         // CAST: By the caller's promise `link` is the `link` field of a `Tracked`.
         // SAFETY: Stepping back inside the same allocation.
-        unsafe { link.byte_sub(offset_of!(Tracked, link)) }.cast::<Tracked>()
+        unsafe { link.as_ptr().byte_sub(offset_of!(Tracked, link)) }.cast::<Tracked>()
     }
 
     fn work(&self) -> *mut bindings::work_struct {
@@ -113,30 +219,61 @@ impl Tracked {
         unsafe { &raw mut (*self.dwork.get()).work }
     }
 
-    fn is_pending(&self) -> bool {
-        // SAFETY: The work is initialised (by `TrackedDelayedWork::new`); reading its pending
-        // bit is allowed from any context.
-        unsafe { helpers::wq_rs_work_pending(self.work()) }
-    }
-
-    /// Unlinks the item unless it is pending again: a newer queueing owns the link then.
-    fn unlink_if_stale(&self, lock: &TrackGuard) {
-        if self.link.is_linked(lock) && !self.is_pending() {
-            self.link.unlink(lock);
+    /// Links the item to `target` (or to no registry), moving it out of the one it is in.
+    ///
+    /// # Safety
+    ///
+    /// `item` must hold this item's `lock`, and `target` must stay alive until it is emptied
+    /// by its cancel pass.
+    unsafe fn move_to(&self, target: Option<&Registry>, irqs: &IrqsOff, item: &RawGuard<'_>) {
+        debug_assert!(item.holds(&self.lock));
+        let target_ptr = target.map_or(ptr::null(), ptr::from_ref);
+        // SAFETY: The item's lock is held (the caller's promise), as the invariants require.
+        let home = unsafe { *self.home.get() };
+        if home == target_ptr {
+            return;
         }
+        // SAFETY: By the invariants (F) a non-null `home` is alive while we hold the lock.
+        if let Some(old) = unsafe { home.as_ref() } {
+            let guard = old.lock(irqs);
+            old.remove(&self.link, &guard);
+        }
+        if let Some(new) = target {
+            let guard = new.lock(irqs);
+            new.push(&self.link, &guard);
+        }
+        // INVARIANT: `link` is in `target`'s list exactly when `target` is not none, and the
+        // caller keeps `target` alive until its cancel pass unlinks the item.
+        // SAFETY: The item's lock is held.
+        unsafe { *self.home.get() = target_ptr };
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Tracked {
+    fn drop(self: Pin<&mut Self>) {
+        // A cancel pass of the registry may look at the item concurrently, through its link
+        // and under its lock: every field it touches is in an `UnsafeCell` (the type is not
+        // `Unpin`), so only a shared reference is used from here on.
+        let this: &Self = &self;
+        let irqs = IrqsOff::save();
+        let item = this.lock.lock(&irqs);
+        // SAFETY: `item` holds our lock; with no target nothing needs to stay alive.
+        unsafe { this.move_to(None, &irqs, &item) };
     }
 }
 
 /// A delayed work item that may be armed on an [`OwnedQueue`](super::OwnedQueue).
 ///
-/// It is a `struct delayed_work` plus a registry link and a release function (24 bytes more
-/// than [`DelayedWork`](super::DelayedWork)): when the owned queue is dropped while the item's
-/// timer is armed, the queue finds it, cancels it and releases its owner, instead of leaving
-/// a timer that would queue onto freed memory. It is queued with
-/// [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed), and at once (no delay)
-/// with [`Queue::enqueue`](super::Queue::enqueue) on any queue. It cannot be armed on a
-/// system queue (a timer armed there would escape the registry): use
-/// [`DelayedWork`](super::DelayedWork) there.
+/// It is a `struct delayed_work` plus a small lock, a registry link and a release function:
+/// when the owned queue is dropped or drained while the item's timer is armed, the queue
+/// finds the item, cancels it and releases its owner, instead of leaving a timer that would
+/// queue onto a freed or draining queue. It is armed with
+/// [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed) (with
+/// [`Delay::ZERO`](super::Delay::ZERO) to queue it at once), moved with
+/// [`OwnedQueue::mod_delayed`](super::OwnedQueue::mod_delayed), and only so: the queue must
+/// know where it is armed. A system queue takes a [`DelayedWork`](super::DelayedWork)
+/// instead. Both of these are refused:
 ///
 /// ```compile_fail
 /// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, system, Delay, TrackedDelayedWork, WorkItem};
@@ -152,14 +289,32 @@ impl Tracked {
 /// #     fn run(_this: Arc<Job>) {}
 /// # }
 /// let job = Arc::pin_init(pin_init!(Job { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
-/// let _ = system().enqueue_delayed(job, Delay::from_millis(10));
+/// let _ = system().enqueue_delayed(job, Delay::from_millis(10)); // A system queue.
+/// ```
+///
+/// ```compile_fail
+/// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, Builder, TrackedDelayedWork, WorkItem};
+/// # use kernel::sync::Arc;
+/// # #[pin_data]
+/// # struct Job {
+/// #     #[pin]
+/// #     dwork: TrackedDelayedWork<Job>,
+/// # }
+/// # impl_has_tracked_delayed_work! { impl HasTrackedDelayedWork<Self> for Job { self.dwork } }
+/// # impl WorkItem for Job {
+/// #     type Pointer = Arc<Job>;
+/// #     fn run(_this: Arc<Job>) {}
+/// # }
+/// let q = Builder::unbound().build(c"untracked")?;
+/// let job = Arc::pin_init(pin_init!(Job { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
+/// let _ = q.enqueue(job); // Queued behind the queue's back: not tracked.
 /// ```
 ///
 /// # Invariants
 ///
-/// `inner.dwork` was initialised with [`run_tracked::<T, ID>`] as its work function and the C
-/// `delayed_work_timer_fn` as its timer function, and `inner.release` drops a
-/// `T::Pointer` reclaimed from the work.
+/// `inner.dwork` was initialised with `T::Pointer::run` as its work function and the C
+/// `delayed_work_timer_fn` as its timer function, and `inner.release` drops a `T::Pointer`
+/// reclaimed from the work.
 ///
 /// # Examples
 ///
@@ -172,8 +327,8 @@ pub struct TrackedDelayedWork<T: ?Sized, const ID: u64 = 0> {
     _item: PhantomData<T>,
 }
 
-// SAFETY: The `delayed_work` is synchronised by the C side and the link by the registry lock;
-// no `T` is held.
+// SAFETY: The `delayed_work` is synchronised by the C side, the rest by the item's lock and the
+// registries' locks; no `T` is held.
 unsafe impl<T: ?Sized, const ID: u64> Send for TrackedDelayedWork<T, ID> {}
 
 // SAFETY: As above: every access through `&TrackedDelayedWork` is synchronised.
@@ -242,7 +397,6 @@ macro_rules! new_tracked_delayed_work {
     };
 }
 pub(crate) use new_tracked_delayed_work;
-
 impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     /// Creates an initialiser; prefer [`new_tracked_delayed_work!`].
     #[inline]
@@ -259,21 +413,24 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         pin_init!(Self {
             inner <- pin_init!(Tracked {
                 dwork <- Opaque::ffi_init(|slot| {
-                    // SAFETY: `slot` is valid for writes and pinned; `run_tracked::<T, ID>`
-                    // may be the work function of the `work_struct` of a tracked `T` (it
-                    // forwards to `T::Pointer::run`); names and keys are `'static`.
+                    // SAFETY: `slot` is valid for writes and pinned; `T::Pointer::run` may be
+                    // the work function by the contract of `WorkItemPointer`; names and keys
+                    // are `'static`.
                     // INVARIANT: The work and timer functions are set as the invariants say.
                     unsafe {
                         helpers::wq_rs_init_delayed_work(
                             slot,
-                            Some(run_tracked::<T, ID>),
+                            Some(T::Pointer::run),
                             name.as_char_ptr(),
-                            key.as_ptr(),
+                            key.as_ptr().cast(),
                             timer_name.as_char_ptr(),
-                            timer_key.as_ptr(),
+                            timer_key.as_ptr().cast(),
                         )
                     }
                 }),
+                lock <- RawSpinLock::new_item_lock(),
+                // INVARIANT: In no registry.
+                home: UnsafeCell::new(ptr::null()),
                 link: Link::new(),
                 release: release_owner::<T, ID>,
             }),
@@ -309,6 +466,8 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     }
 
     /// Returns whether the item is pending: its timer is armed or it is queued.
+    ///
+    /// The answer can be stale by the time the caller looks at it.
     #[inline]
     pub fn is_pending(&self) -> bool {
         // SAFETY: The work is initialised by the type invariants.
@@ -318,72 +477,46 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     /// Runs the item now if its timer is armed, then waits for it to finish; returns whether
     /// there was an instance to wait for. It may sleep.
     pub fn flush(&self) -> bool {
-        // SAFETY: The `delayed_work` is initialised by the type invariants. Its work function
-        // unlinks it when it runs; a queue dropped meanwhile cancels it even while the flush
-        // moves it from its timer to the queue (the cancel waits for that).
+        // SAFETY: The `delayed_work` is initialised by the type invariants. If its timer is
+        // pending, `flush_delayed_work()` queues it on the queue it was armed on, which is alive
+        // and not draining (module documentation: operations, and "flush and the cancel pass").
         unsafe { bindings::flush_delayed_work(self.inner.dwork.get()) }
     }
+}
 
-    /// Disables the item until [`TrackedDelayedWork::enable`], cancelling a pending instance
-    /// (whose owner is returned); see [`Work::disable`](super::Work::disable).
-    pub fn disable(&self) -> Option<T::Pointer>
-    where
-        T: WorkItem<ID> + Sized,
-        T::Pointer: WorkItemReclaim<ID> + RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
-    {
-        // SAFETY: The `delayed_work` is initialised; this may sleep.
-        let taken = unsafe { bindings::disable_delayed_work_sync(self.inner.dwork.get()) };
-        if taken {
-            self.inner.unlink_if_stale(&TrackGuard::lock());
-        }
-        // SAFETY: As in `cancel`, with the disable's answer.
-        unsafe { take_owner(taken, self.inner.work()) }
-    }
-
-    /// Undoes one [`TrackedDelayedWork::disable`]; returns whether the item can be queued
-    /// again.
-    pub fn enable(&self) -> bool {
-        // SAFETY: The `delayed_work` is initialised by the type invariants.
-        unsafe { bindings::enable_delayed_work(self.inner.dwork.get()) }
-    }
-
+impl<T, const ID: u64> TrackedDelayedWork<T, ID>
+where
+    T: WorkItem<ID>,
+    T::Pointer: WorkItemReclaim<ID>,
+{
     /// Cancels the item if it is pending and returns the owner the queue held for it.
     ///
     /// Waits for a running instance to finish: when it returns, the item is neither pending
-    /// nor running (until queued again). Returns `None` if there was nothing pending. It
+    /// nor running (until armed again). Returns `None` if there was nothing pending. It
     /// sleeps, and must not be called from the item's own `run` (which would wait for
     /// itself).
-    pub fn cancel(&self) -> Option<T::Pointer>
-    where
-        T: WorkItem<ID> + Sized,
-        T::Pointer: WorkItemReclaim<ID>,
-    {
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed).
+    pub fn cancel(&self) -> Option<T::Pointer> {
         // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
         let taken = unsafe { bindings::cancel_delayed_work_sync(self.inner.dwork.get()) };
-        if taken {
-            self.inner.unlink_if_stale(&TrackGuard::lock());
-        }
         // SAFETY: `taken` is the cancel's answer; the work is queued only through
         // `T::Pointer`'s `__enqueue` on `T`'s field.
         unsafe { take_owner(taken, self.inner.work()) }
     }
-}
 
-/// The work function of tracked items: unlinks the item, then runs it as usual.
-///
-/// # Safety
-///
-/// As for [`WorkItemPointer::run`]: `work` is the work of a tracked `T` queued through
-/// `T::Pointer`, whose ownership the caller hands over.
-unsafe extern "C" fn run_tracked<T, const ID: u64>(work: *mut bindings::work_struct)
-where
-    T: WorkItem<ID> + HasTrackedDelayedWork<T, ID>,
-{
-    // SAFETY: `work` belongs to a live tracked item, kept alive by the owner in flight.
-    let tracked = unsafe { &*Tracked::from_work(work) };
-    tracked.unlink_if_stale(&TrackGuard::lock());
-    // SAFETY: The caller's promise is `run`'s.
-    unsafe { T::Pointer::run(work) }
+    /// Disables the item until the returned guard is dropped, cancelling a pending instance
+    /// (whose owner is returned with the guard); see [`Work::disable`](super::Work::disable).
+    pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
+        // SAFETY: The `delayed_work` is initialised; this may sleep.
+        let taken = unsafe { bindings::disable_delayed_work_sync(self.inner.dwork.get()) };
+        // SAFETY: As in `cancel`, with the disable's answer.
+        let owner = unsafe { take_owner(taken, self.inner.work()) };
+        // SAFETY: The work was just disabled, once, for this guard.
+        (owner, unsafe { Disabled::new(self.inner.work()) })
+    }
 }
 
 /// Drops the owner that a cancelled queue held for a tracked `T`.
@@ -443,7 +576,6 @@ macro_rules! impl_has_tracked_delayed_work {
     )*};
 }
 pub(crate) use impl_has_tracked_delayed_work;
-
 /// A work item whose `work_struct` is the work of a [`TrackedDelayedWork`].
 ///
 /// # Safety
@@ -470,14 +602,20 @@ unsafe impl<T, const ID: u64> RawTrackedDelayedWorkItem<ID> for ARef<T> where
 {
 }
 
-/// Arms the tracked item whose work is `work` on `wq` and links it into `registry`.
-///
-/// Returns `false` (and changes nothing) if the item was already pending.
+/// The registry an arming with `delay` links the item to: none for no delay, as the instance
+/// is then on the worklist at once, out of any timer (`__queue_delayed_work()`).
+fn home_for(registry: &Registry, delay: Jiffies) -> Option<&Registry> {
+    (delay != 0).then_some(registry)
+}
+
+/// Arms the tracked item whose work is `work` on `wq` (the queue of `registry`), on CPU `cpu`,
+/// after `delay`. Returns whether it queued; if not (the item was pending or is disabled),
+/// nothing changed.
 ///
 /// # Safety
 ///
 /// `work` must be the work of a live tracked item, `wq` a live queue whose registry is
-/// `registry`, and `registry` must stay in place until it is emptied.
+/// `registry`, and both must stay alive until the queue's cancel pass.
 pub(crate) unsafe fn arm(
     registry: &Registry,
     wq: *mut bindings::workqueue_struct,
@@ -487,19 +625,21 @@ pub(crate) unsafe fn arm(
 ) -> bool {
     // SAFETY: By the caller's promise `work` belongs to a live tracked item.
     let tracked = unsafe { &*Tracked::from_work(work) };
-    let lock = TrackGuard::lock();
-    // SAFETY: The item's `delayed_work` is initialised with `delayed_work_timer_fn` and `wq`
-    // is live. Under the lock, its work function cannot unlink it before it is linked below.
+    let irqs = IrqsOff::save();
+    let item = tracked.lock.lock(&irqs);
+    // SAFETY: The item's `delayed_work` is initialised with `delayed_work_timer_fn`, and `wq`
+    // is live. The item's lock makes this the latest arming until `home` records it (B).
     let armed = unsafe { bindings::queue_delayed_work_on(cpu, wq, tracked.dwork.get(), delay) };
     if armed {
-        registry.push(&tracked.link, &lock);
+        // SAFETY: `item` holds the item's lock; the caller keeps `registry` alive.
+        unsafe { tracked.move_to(home_for(registry, delay), &irqs, &item) };
     }
     armed
 }
 
 /// Re-arms the tracked item whose work is `work` on `wq` after `delay`: cancels a pending
-/// instance, queues it again and links it into `registry`. Returns whether the queue took the
-/// caller's owner, and whether an instance was cancelled (whose owner the caller then holds).
+/// instance, wherever it is armed, then arms it as [`arm`] does. Returns whether it queued,
+/// and whether an instance was cancelled (whose owner the caller then holds).
 ///
 /// # Safety
 ///
@@ -513,63 +653,69 @@ pub(crate) unsafe fn rearm(
 ) -> (bool, bool) {
     // SAFETY: By the caller's promise `work` belongs to a live tracked item.
     let tracked = unsafe { &*Tracked::from_work(work) };
-    let lock = TrackGuard::lock();
-    // SAFETY: `work` is inside the item's `delayed_work`; `wq` is live.
+    let irqs = IrqsOff::save();
+    let item = tracked.lock.lock(&irqs);
+    // SAFETY: `work` is inside the item's `delayed_work`; `wq` is live. Both steps happen under
+    // the item's lock, so no other arming comes in between.
     let (queued, cancelled) = unsafe {
         cancel_then_queue(work, |dwork| {
             bindings::queue_delayed_work_on(cpu, wq, dwork, delay)
         })
     };
-    if cancelled {
-        // That instance is gone; its owner is the caller's.
-        tracked.link.unlink(&lock);
-    }
     if queued {
-        registry.push(&tracked.link, &lock);
+        // SAFETY: `item` holds the item's lock; the caller keeps `registry` alive.
+        unsafe { tracked.move_to(home_for(registry, delay), &irqs, &item) };
     }
     (queued, cancelled)
 }
 
-/// Unlinks every item of `registry`, cancels it and releases its owner if the cancel took an
-/// instance; returns how many were released. Instances that have started are left for the
-/// queue's destroy, which waits for them.
-pub(crate) fn cancel_armed(registry: &Registry) -> usize {
-    const BATCH: usize = 32;
+/// The cancel pass of an owned queue: unlinks every item of `registry`, cancels it, and
+/// releases its owner if the cancel took an instance. Returns how many were released.
+///
+/// Afterwards no timer of an item armed on the queue is pending or in flight, and nothing is
+/// queued by one; instances that had started are left for the queue's destroy or drain.
+///
+/// # Safety
+///
+/// The caller must keep anyone from arming on the queue of `registry` until it has destroyed
+/// or drained it (it holds the `OwnedQueue` by value or `&mut`).
+pub(crate) unsafe fn cancel_armed(registry: &Registry) -> usize {
     let mut released = 0;
     loop {
-        let mut batch = [ptr::null_mut::<bindings::work_struct>(); BATCH];
-        let mut n = 0;
-        let more = {
-            let lock = TrackGuard::lock();
-            while n < BATCH {
-                let Some(link) = registry.pop(&lock) else {
-                    break;
-                };
-                // SAFETY: A linked item is alive (see the module documentation), and the lock
-                // is still held.
-                let tracked = unsafe { &*Tracked::from_link(link) };
-                // SAFETY: The `delayed_work` is initialised; cancelling (without waiting for a
-                // run) is allowed in atomic context. It takes an armed, in-flight or queued
-                // instance, and fails only for one that has started.
-                if unsafe { bindings::cancel_delayed_work(tracked.dwork.get()) } {
-                    batch[n] = tracked.work();
-                    n += 1;
-                }
-            }
-            !registry.is_empty(&lock)
-        };
-        // Owners are dropped without the lock: a destructor may take other locks.
-        for &work in &batch[..n] {
-            // SAFETY: We cancelled this pending instance, so the owner is ours and keeps the
-            // item alive until `release` drops it.
-            unsafe {
-                let release = (*Tracked::from_work(work)).release;
-                release(work);
-            }
-        }
-        released += n;
-        if !more {
+        let irqs = IrqsOff::save();
+        let reg = registry.lock(&irqs);
+        let Some(link) = registry.first(&reg) else {
             return released;
+        };
+        // SAFETY: A linked item is alive while its registry's lock is held (invariant E).
+        let tracked = unsafe { &*Tracked::from_link(link) };
+        let Some(item) = tracked.lock.try_lock(&irqs) else {
+            // Its holder may be waiting for the registry's lock (lock order): let it in.
+            drop(reg);
+            drop(irqs);
+            core::hint::spin_loop();
+            continue;
+        };
+        registry.remove(&tracked.link, &reg);
+        // INVARIANT: Out of the registry, and both locks are held.
+        // SAFETY: The item's lock is held.
+        unsafe { *tracked.home.get() = ptr::null() };
+        drop(reg);
+        // The item stays alive while we hold its lock (E). By B and C, what this cancel takes
+        // is the instance the latest arming queued on this queue. It is allowed with
+        // interrupts off; it spins only while another CPU queues the instance (see the module
+        // documentation), and it never waits for a running one.
+        // SAFETY: The `delayed_work` is initialised.
+        let taken = unsafe { bindings::cancel_delayed_work(tracked.dwork.get()) };
+        let (work, release) = (tracked.work(), tracked.release);
+        drop(item);
+        drop(irqs);
+        if taken {
+            // Owners are dropped with no lock held: a destructor may take locks of its own.
+            // SAFETY: We took this pending instance, so its owner is ours, and it keeps the
+            // item alive until `release` drops it.
+            unsafe { release(work) };
+            released += 1;
         }
     }
 }

@@ -128,7 +128,7 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
                         slot,
                         Some(T::Pointer::run),
                         name.as_char_ptr(),
-                        key.as_ptr(),
+                        key.as_ptr().cast(),
                     )
                 }
             }),
@@ -174,10 +174,9 @@ where
     /// nor running (until queued again). `None` means nothing was pending. It may sleep, and
     /// must not be called from the item's own `run`, which it would wait for.
     ///
-    /// A `Pin<KBox<T>>` item cannot be cancelled this way: while it is queued the queue owns
-    /// the box, so no one else holds a reference to call `cancel` with, and when the caller
-    /// holds the box the item is not queued (and `cancel` returns `None`). Share the item
-    /// (`Arc`, `ARef`) if it must be cancellable.
+    /// A `Pin<KBox<T>>` item is not cancelled this way in practice: while it is queued the
+    /// queue owns the box, so no one else holds a reference to call `cancel` with. Share the
+    /// item (`Arc`, `ARef`) if it must be cancellable.
     ///
     /// # Examples
     ///
@@ -240,11 +239,13 @@ where
         unsafe { take_owner(taken, self.as_raw()) }
     }
 
-    /// Disables the item: until [`Work::enable`], queueing it fails and hands the pointer
-    /// back. A queued instance is cancelled (its owner returned) and a running one waited
-    /// for. Disabling nests: each `disable` needs an `enable`.
+    /// Disables the item: until the returned guard is dropped, queueing it is refused and
+    /// hands the pointer back. A queued instance is cancelled (its owner is returned with the
+    /// guard) and a running one waited for. It may sleep.
     ///
-    /// Only for items whose pointer comes back from a refused enqueue (`Arc`, `ARef`).
+    /// Disabling nests, and each guard undoes exactly its own disable, so an item is never
+    /// enabled more often than it was disabled. To leave an item disabled for good (on unbind,
+    /// say), forget the guard with [`core::mem::forget`].
     ///
     /// # Examples
     ///
@@ -275,20 +276,42 @@ where
     /// }
     ///
     /// let p = Arc::pin_init(pin_init!(Poll { work <- new_work!() }), GFP_KERNEL)?;
-    /// assert!(p.work.disable().is_none());
+    /// let (owner, disabled) = p.work.disable();
+    /// assert!(owner.is_none()); // Nothing was queued.
     /// assert!(system().enqueue(p.clone()).is_err()); // Refused: the `Arc` comes back.
-    /// assert!(p.work.enable());
+    /// assert!(disabled.enable());
     /// assert!(system().enqueue(p.clone()).is_ok());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn disable(&self) -> Option<T::Pointer>
-    where
-        T::Pointer: RawWorkItem<ID, EnqueueOutput = Result<(), T::Pointer>>,
-    {
+    ///
+    /// The guard borrows the item, so it cannot enable an item that is gone, nor another one:
+    ///
+    /// ```compile_fail
+    /// # use crate::workqueue::{impl_has_work, new_work, Work, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Poll {
+    /// #     #[pin]
+    /// #     work: Work<Poll>,
+    /// # }
+    /// # impl_has_work! { impl HasWork<Self> for Poll { self.work } }
+    /// # impl WorkItem for Poll {
+    /// #     type Pointer = Arc<Poll>;
+    /// #     fn run(_this: Arc<Poll>) {}
+    /// # }
+    /// let disabled = {
+    ///     let p = Arc::pin_init(pin_init!(Poll { work <- new_work!() }), GFP_KERNEL)?;
+    ///     p.work.disable().1
+    /// }; // `p` is dropped here while the guard still borrows it.
+    /// disabled.enable();
+    /// ```
+    pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
         // SAFETY: The work is initialised; this may sleep, like `cancel`.
         let taken = unsafe { bindings::disable_work_sync(self.as_raw()) };
         // SAFETY: As in `cancel`, with the disable's answer.
-        unsafe { take_owner(taken, self.as_raw()) }
+        let owner = unsafe { take_owner(taken, self.as_raw()) };
+        // SAFETY: The work was just disabled, once, for this guard.
+        (owner, unsafe { Disabled::new(self.as_raw()) })
     }
 }
 
@@ -300,11 +323,63 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
         // SAFETY: The work is initialised by the type invariants.
         unsafe { bindings::flush_work(self.as_raw()) }
     }
+}
 
-    /// Undoes one [`Work::disable`]; returns whether the item can be queued again.
-    pub fn enable(&self) -> bool {
-        // SAFETY: The work is initialised by the type invariants.
-        unsafe { bindings::enable_work(self.as_raw()) }
+/// A disabled work item: queueing it is refused, and the pointer handed back, until this guard
+/// is dropped or [`enabled`](Disabled::enable).
+///
+/// Returned by `disable` on [`Work`], [`DelayedWork`](super::DelayedWork) and
+/// [`TrackedDelayedWork`](super::TrackedDelayedWork). Each guard undoes the one disable that
+/// made it, so `enable_work()` is never called on an item more often than `disable_work()`:
+/// it can neither underflow the C disable count nor, with no instance pending while the item
+/// is disabled, take an instance from its owner.
+///
+/// # Invariants
+///
+/// `work` is an initialised `work_struct` that stays valid for `'a`, and this guard accounts
+/// for one increment of its C disable count that no one else undoes.
+#[must_use = "dropping the guard enables the item again at once"]
+pub struct Disabled<'a> {
+    work: NonNull<bindings::work_struct>,
+    _item: PhantomData<&'a ()>,
+}
+
+// SAFETY: `enable_work()` may be called from any thread and context.
+unsafe impl Send for Disabled<'_> {}
+// SAFETY: A shared `&Disabled` allows nothing.
+unsafe impl Sync for Disabled<'_> {}
+
+impl Disabled<'_> {
+    /// Makes the guard of one disable of `work`.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be initialised and valid for the guard's lifetime, and the caller must
+    /// have just disabled it once, handing that disable to the guard.
+    pub(crate) unsafe fn new(work: *mut bindings::work_struct) -> Self {
+        // INVARIANT: The caller's promise.
+        Self {
+            // SAFETY: The caller promises a valid, hence non-null, pointer.
+            work: unsafe { NonNull::new_unchecked(work) },
+            _item: PhantomData,
+        }
+    }
+
+    /// Undoes the disable; returns whether the item can be queued again (no other disable
+    /// is still in force).
+    pub fn enable(self) -> bool {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: By the type invariants the work is valid and this guard holds one disable,
+        // given up here exactly once (`this` is not dropped). While the item is disabled no
+        // instance of it can be queued, so `enable_work()` finds nothing pending to take.
+        unsafe { bindings::enable_work(this.work.as_ptr()) }
+    }
+}
+
+impl Drop for Disabled<'_> {
+    fn drop(&mut self) {
+        // SAFETY: As in `enable`: this guard's one disable is undone once.
+        unsafe { bindings::enable_work(self.work.as_ptr()) };
     }
 }
 
@@ -331,6 +406,17 @@ pub unsafe trait HasWork<T, const ID: u64 = 0> {
     /// `ptr` must point at the `Work<T, ID>` field of a valid `Self`.
     unsafe fn work_container_of(ptr: *mut Work<T, ID>) -> *mut Self;
 }
+
+/// Declares that the [`Work`] of [`HasWork`] may be queued at once on any queue: it is a plain
+/// [`Work`] or the work of a [`DelayedWork`](super::DelayedWork), not of a
+/// [`TrackedDelayedWork`](super::TrackedDelayedWork), which only an owned queue may queue
+/// (it keeps track of where it is armed). [`impl_has_work!`] and
+/// [`impl_has_delayed_work!`](super::impl_has_delayed_work) implement it.
+///
+/// # Safety
+///
+/// The `Work<T, ID>` of `HasWork` must not be inside a `TrackedDelayedWork`.
+pub unsafe trait HasUntrackedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
 
 /// Implements [`HasWork`] for a struct from the name of its [`Work`] field.
 ///
@@ -369,6 +455,10 @@ macro_rules! impl_has_work {
        for $self:ty
        { self.$field:ident }
     )*) => {$(
+        // SAFETY: The field is a plain `Work`, which may be queued on any queue.
+        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasUntrackedWork<$work_type $(, $id)?>
+            for $self {}
+
         // SAFETY: Both functions use the same field, whose type is checked by the compiler to
         // be `Work<$work_type, $id>`, so they are inverses.
         unsafe impl$(<$($generics)+>)? $crate::workqueue::HasWork<$work_type $(, $id)?>
@@ -505,20 +595,54 @@ where
 /// [`RawWorkItem::__enqueue`] must give `queue_work_on` a pointer that stays valid for the
 /// duration of the call and, if it returns `true`, until the work function runs (or the item
 /// is cancelled and its ownership taken back). When it returns `false` nothing was queued
-/// and the value must come back in `EnqueueOutput` (or be impossible by construction).
+/// and the value must come back in `EnqueueOutput`.
 pub unsafe trait RawWorkItem<const ID: u64> {
-    /// What enqueueing returns: `Err(pointer)` when the item was already pending.
+    /// What enqueueing returns: `Err(pointer)` when the item was already pending or is
+    /// disabled.
     type EnqueueOutput;
 
     /// Gives up the ownership of `self` to a queue through `queue_work_on`.
     ///
     /// # Safety
     ///
-    /// `queue_work_on` must return `true` only if it queued the `work_struct`, `false` only if
-    /// the work was already pending; it must not call the work function itself.
+    /// `queue_work_on` must return `true` only if it queued the `work_struct` (or armed its
+    /// timer), `false` only if it queued nothing (the item was pending or disabled); it must
+    /// not call the work function itself.
     unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
     where
         F: FnOnce(*mut bindings::work_struct) -> bool;
+}
+
+/// A work item that may be queued at once on any queue (see [`HasUntrackedWork`]): what
+/// [`Queue::enqueue`](super::Queue::enqueue) takes.
+///
+/// # Safety
+///
+/// The `work_struct` that [`RawWorkItem::__enqueue`] passes on must not be the work of a
+/// `TrackedDelayedWork`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be queued directly on a queue",
+    note = "a `TrackedDelayedWork` item is queued only by an `OwnedQueue`, which tracks it: use \
+            `OwnedQueue::enqueue_delayed`, with `Delay::ZERO` to queue it at once"
+)]
+pub unsafe trait RawUntrackedWorkItem<const ID: u64>: RawWorkItem<ID> {}
+
+// SAFETY: `HasUntrackedWork` keeps the work out of a `TrackedDelayedWork`.
+unsafe impl<T, const ID: u64> RawUntrackedWorkItem<ID> for Arc<T> where
+    T: WorkItem<ID, Pointer = Self> + HasUntrackedWork<T, ID>
+{
+}
+
+// SAFETY: As for `Arc`.
+unsafe impl<T, const ID: u64> RawUntrackedWorkItem<ID> for Pin<KBox<T>> where
+    T: WorkItem<ID, Pointer = Self> + HasUntrackedWork<T, ID>
+{
+}
+
+// SAFETY: As for `Arc`.
+unsafe impl<T, const ID: u64> RawUntrackedWorkItem<ID> for ARef<T> where
+    T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasUntrackedWork<T, ID>
+{
 }
 
 /// Returns the `T` whose `Work<T, ID>` field is the `work_struct` at `ptr`.
@@ -608,14 +732,13 @@ where
     }
 }
 
-// SAFETY: The box is leaked into the queue until `run` rebuilds it, so the `work_struct` stays
-// valid. A box is the only owner of its item, so the item cannot already be pending: a
-// `Pin<KBox<T>>` that exists is not in any queue, and `queue_work_on` cannot return `false`.
+// SAFETY: The box is leaked into the queue until `run` (or a cancel) rebuilds it, so the
+// `work_struct` stays valid; when nothing was queued the box comes back to the caller.
 unsafe impl<T, const ID: u64> RawWorkItem<ID> for Pin<KBox<T>>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
-    type EnqueueOutput = ();
+    type EnqueueOutput = Result<(), Self>;
 
     unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
     where
@@ -625,11 +748,12 @@ where
         let item = KBox::into_raw(unsafe { Pin::into_inner_unchecked(self) });
         // SAFETY: `item` points at a live `T`.
         let work = unsafe { Work::raw_get(T::raw_get_work(item)) };
-        if !queue_work_on(work) {
-            // Unreachable: the box was the item's only owner, so the item was not pending.
-            // Should it happen anyway, the box is still ours: free it rather than leak it.
-            // SAFETY: Nothing was queued, so `item` is still the leaked box.
-            drop(unsafe { KBox::from_raw(item) });
+        if queue_work_on(work) {
+            Ok(())
+        } else {
+            // SAFETY: Nothing was queued, so `item` is still the leaked box, unmoved since it
+            // was pinned.
+            Err(unsafe { Pin::new_unchecked(KBox::from_raw(item)) })
         }
     }
 }

@@ -21,7 +21,11 @@
 //! - **Lifecycle control.** Synchronous cancel that returns the owner the queue held
 //!   ([`Work::cancel`], [`DelayedWork::cancel`], [`TrackedDelayedWork::cancel`]), flush of
 //!   an item or a queue, [`OwnedQueue::drain`], re-arming ([`Queue::mod_delayed`]),
-//!   per-CPU queueing ([`Queue::enqueue_on`]), and disable/enable ([`Work::disable`]).
+//!   per-CPU queueing ([`Queue::enqueue_on`]), and disabling with a guard that enables the
+//!   item again ([`Work::disable`], [`Disabled`]).
+//! - **Queue kinds in the types** ([`kind`]): a queue built as, or known to be, BH or
+//!   unbound says so in its type, which decides what a CPU number means to it and which
+//!   lockdep class its closures get.
 //! - **Delays** as jiffies, milliseconds or a time span, through [`Delay`].
 //!
 //! # Using the library
@@ -36,7 +40,7 @@
 //!
 //! # Examples
 //!
-//! A reference-counted item, queued twice on the system queue:
+//! A reference-counted item, queued on the system queue:
 //!
 //! ```
 //! use crate::workqueue::{
@@ -139,6 +143,7 @@ mod compat;
 mod delay;
 mod delayed;
 mod helpers;
+pub mod kind;
 mod owned;
 mod queue;
 mod registry;
@@ -147,7 +152,6 @@ pub(crate) mod tracked;
 mod work;
 
 pub use builder::{
-    kind,
     Builder,
     CpuBound,
     HighPri,
@@ -195,7 +199,10 @@ pub(crate) use work::{
     new_work, //
 };
 pub use work::{
+    Disabled,
+    HasUntrackedWork,
     HasWork,
+    RawUntrackedWorkItem,
     RawWorkItem,
     Work,
     WorkItem,

@@ -6,6 +6,7 @@
  */
 
 #include <linux/cpumask.h>
+#include <linux/irqflags.h>
 #include <linux/spinlock.h>
 #include <linux/version.h>
 #include <linux/workqueue.h>
@@ -33,9 +34,13 @@
 #define wq_rs_timer_init_key	init_timer_key
 #endif
 
-/* INIT_WORK() with a caller-chosen lockdep name and class. */
+/*
+ * INIT_WORK() with a caller-chosen lockdep name and class. The key is a struct
+ * lock_class_key, passed as void * because that struct is empty without CONFIG_LOCKDEP,
+ * which a Rust declaration of it cannot express.
+ */
 void wq_rs_init_work(struct work_struct *work, work_func_t func,
-		     const char *name, struct lock_class_key *key)
+		     const char *name, void *key)
 {
 	__init_work(work, 0);
 	work->data = (atomic_long_t)WORK_DATA_INIT();
@@ -46,9 +51,8 @@ void wq_rs_init_work(struct work_struct *work, work_func_t func,
 
 /* INIT_DELAYED_WORK() with lockdep names and classes for the work and its timer. */
 void wq_rs_init_delayed_work(struct delayed_work *dwork, work_func_t func,
-			     const char *name, struct lock_class_key *key,
-			     const char *timer_name,
-			     struct lock_class_key *timer_key)
+			     const char *name, void *key,
+			     const char *timer_name, void *timer_key)
 {
 	wq_rs_init_work(&dwork->work, func, name, key);
 	wq_rs_timer_init_key(&dwork->timer, delayed_work_timer_fn,
@@ -84,28 +88,63 @@ bool wq_rs_work_pending(struct work_struct *work)
 	return work_pending(work);
 }
 
-/* cpu_online() is a macro. */
-bool wq_rs_cpu_online(int cpu)
+/* cpu_online() and cpu_possible() are inline; callers check cpu < nr_cpu_ids first. */
+bool wq_rs_cpu_online(unsigned int cpu)
 {
 	return cpu_online(cpu);
 }
 
-/*
- * The lock of the registries of delayed items armed on owned queues (see tracked.rs). One
- * lock for all of them, so an item can move from one queue's registry to another's; it is
- * taken from task and softirq context, hence the irqsave.
- */
-static DEFINE_SPINLOCK(wq_rs_track_lock_);
+bool wq_rs_cpu_possible(unsigned int cpu)
+{
+	return cpu_possible(cpu);
+}
 
-unsigned long wq_rs_track_lock(void)
+/*
+ * The locks of the delayed-item tracking (see tracked.rs and registry.rs): each tracked item
+ * has one, each owned queue's registry has one. raw_spin_lock_init() gives each call site
+ * its own lockdep class, so items and registries get a class each.
+ */
+void wq_rs_item_lock_init(raw_spinlock_t *lock)
+{
+	raw_spin_lock_init(lock);
+}
+
+void wq_rs_registry_lock_init(raw_spinlock_t *lock)
+{
+	raw_spin_lock_init(lock);
+}
+
+/*
+ * The tracking locks are taken with interrupts off on this CPU (timers and softirq work
+ * take them too), saved and restored separately so that a lock taken second can be held
+ * after the first is released.
+ */
+unsigned long wq_rs_local_irq_save(void)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&wq_rs_track_lock_, flags);
+	local_irq_save(flags);
 	return flags;
 }
 
-void wq_rs_track_unlock(unsigned long flags)
+void wq_rs_local_irq_restore(unsigned long flags)
 {
-	spin_unlock_irqrestore(&wq_rs_track_lock_, flags);
+	local_irq_restore(flags);
+}
+
+void wq_rs_raw_spin_lock(raw_spinlock_t *lock)
+	__acquires(lock)
+{
+	raw_spin_lock(lock);
+}
+
+bool wq_rs_raw_spin_trylock(raw_spinlock_t *lock)
+{
+	return raw_spin_trylock(lock);
+}
+
+void wq_rs_raw_spin_unlock(raw_spinlock_t *lock)
+	__releases(lock)
+{
+	raw_spin_unlock(lock);
 }

@@ -6,14 +6,14 @@
 #ifndef WORKQUEUE_RS_HELPERS_H
 #define WORKQUEUE_RS_HELPERS_H
 
+#include <linux/spinlock_types.h>
 #include <linux/workqueue.h>
 
 void wq_rs_init_work(struct work_struct *work, work_func_t func,
-		     const char *name, struct lock_class_key *key);
+		     const char *name, void *key);
 void wq_rs_init_delayed_work(struct delayed_work *dwork, work_func_t func,
-			     const char *name, struct lock_class_key *key,
-			     const char *timer_name,
-			     struct lock_class_key *timer_key);
+			     const char *name, void *key,
+			     const char *timer_name, void *timer_key);
 struct workqueue_struct *wq_rs_alloc_workqueue(const char *name,
 					       unsigned int flags,
 					       int max_active);
@@ -21,8 +21,14 @@ unsigned int wq_rs_percpu_flag(void);
 struct workqueue_struct *wq_rs_system_percpu(void);
 struct workqueue_struct *wq_rs_system_dfl(void);
 bool wq_rs_work_pending(struct work_struct *work);
-bool wq_rs_cpu_online(int cpu);
-unsigned long wq_rs_track_lock(void);
-void wq_rs_track_unlock(unsigned long flags);
+bool wq_rs_cpu_online(unsigned int cpu);
+bool wq_rs_cpu_possible(unsigned int cpu);
+void wq_rs_item_lock_init(raw_spinlock_t *lock);
+void wq_rs_registry_lock_init(raw_spinlock_t *lock);
+unsigned long wq_rs_local_irq_save(void);
+void wq_rs_local_irq_restore(unsigned long flags);
+void wq_rs_raw_spin_lock(raw_spinlock_t *lock);
+bool wq_rs_raw_spin_trylock(raw_spinlock_t *lock);
+void wq_rs_raw_spin_unlock(raw_spinlock_t *lock);
 
 #endif /* WORKQUEUE_RS_HELPERS_H */

@@ -28,6 +28,7 @@ mod tests {
         impl_has_delayed_work,
         impl_has_tracked_delayed_work,
         impl_has_work,
+        kind,
         new_delayed_work,
         new_tracked_delayed_work,
         new_work,
@@ -141,7 +142,7 @@ mod tests {
     /// queued. Returns the queue and the gate that releases the blocker. The blocker is a
     /// closure, of a lockdep class of its own: sharing the measured item's class would make
     /// lockdep check the held class on every Rust cancel, and not on the C one.
-    fn blocked_queue() -> Result<(OwnedQueue, Arc<Completion>)> {
+    fn blocked_queue() -> Result<(OwnedQueue<kind::Ordered>, Arc<Completion>)> {
         let q = Builder::ordered().build(c"wq_rs_bench")?;
         let gate = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
         let g = gate.clone();

@@ -487,11 +487,12 @@ mod tests {
     #[test]
     fn a_disabled_item_is_refused_until_enabled() -> Result {
         let item = Item::new(false)?;
-        assert!(item.work.disable().is_none());
+        let (owner, disabled) = item.work.disable();
+        assert!(owner.is_none());
         let back = system().enqueue::<_, 0>(item.clone());
         assert!(back.is_err());
         drop(back);
-        assert!(item.work.enable());
+        assert!(disabled.enable());
         assert!(system().enqueue::<_, 0>(item.clone()).is_ok());
         item.work.flush();
         assert_eq!(item.runs(), 1);
@@ -500,13 +501,17 @@ mod tests {
         assert!(system()
             .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
             .is_ok());
-        let owner = item.dwork.disable();
+        let (owner, disabled) = item.dwork.disable();
         assert!(owner.is_some());
         drop(owner);
         assert!(system()
             .enqueue_delayed::<_, 1>(item.clone(), Delay::from_jiffies(1))
             .is_err());
-        assert!(item.dwork.enable());
+        // Disabling nests: the item is queueable only once both guards are gone.
+        let (none, inner) = item.dwork.disable();
+        assert!(none.is_none());
+        assert!(!inner.enable());
+        drop(disabled);
         assert!(system()
             .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
             .is_ok());

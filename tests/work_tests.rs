@@ -381,7 +381,7 @@ mod tests {
                 pin_init!(Boxed { payload: 0xfeed, work <- new_work!() }),
                 GFP_KERNEL,
             )?;
-            system_unbound().enqueue(b);
+            assert!(system_unbound().enqueue(b).is_ok());
         }
         system_unbound().flush();
         assert_eq!(BOX_RUNS.load(Ordering::Acquire), runs + 10);

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kinds of workqueue, as type-level markers: what a queue is decides where its items run
+//! and what a CPU number means to it.
+//!
+//! A [`Builder`](super::Builder) of kind `K` builds an [`OwnedQueue<K>`](super::OwnedQueue),
+//! which dereferences to [`Queue<K>`](super::Queue); the system queues are typed the same way
+//! ([`system_unbound`](super::system_unbound) is a `&'static Queue<Unbound>`). A queue whose
+//! kind is not known, such as one borrowed from the kernel crate or from C, is a
+//! `Queue<Any>`, which is what plain `Queue` means; every typed queue dereferences to it.
+//!
+//! The kind decides two things, at compile time:
+//!
+//! | kind | items run in | `enqueue_on(cpu, ..)` |
+//! | --- | --- | --- |
+//! | [`Unbound`] | task context, on any CPU | a hint: any possible CPU, online or not |
+//! | [`Ordered`] | task context, one at a time | a hint, as for `Unbound` |
+//! | [`PerCpu`] | task context, on the CPU they were queued for | the CPU must be online |
+//! | [`PowerEfficient`] | task context; per-CPU unless the kernel runs these queues unbound | the CPU must be online |
+//! | [`Bh`] | softirq context, on the CPU they were queued for | the CPU must be online |
+//! | [`Any`] | task context assumed (softirq for the system BH queues) | the CPU must be online |
+//!
+//! Delayed items always need an online CPU for `enqueue_delayed_on`: the timer is put on that
+//! CPU, and C warns when it is offline.
+//!
+//! A per-CPU item still runs elsewhere if its CPU goes offline after the check: C then runs it
+//! on another CPU, as `queue_work_on()` documents.
+//!
+//! # Examples
+//!
+//! ```
+//! use crate::workqueue::{
+//!     kind,
+//!     system_unbound,
+//!     Builder,
+//!     OwnedQueue,
+//!     Queue, //
+//! };
+//!
+//! let io: OwnedQueue<kind::PerCpu> = Builder::percpu().build(c"kind-example")?;
+//! let _typed: &Queue<kind::PerCpu> = &io;
+//! // Every typed queue is also a queue of unknown kind.
+//! let _any: &Queue = &io;
+//! let _unbound: &'static Queue<kind::Unbound> = system_unbound();
+//! # Ok::<(), Error>(())
+//! ```
+
+/// Not bound to any CPU (`WQ_UNBOUND`).
+pub struct Unbound;
+/// Bound to the CPU that queues the item (`WQ_PERCPU`).
+pub struct PerCpu;
+/// One item at a time, in queueing order (`alloc_ordered_workqueue()`).
+pub struct Ordered;
+/// Runs items in softirq context, which must not sleep (`WQ_BH`).
+pub struct Bh;
+/// Per-CPU, unless the kernel runs power-efficient queues unbound (`WQ_POWER_EFFICIENT`).
+pub struct PowerEfficient;
+/// A queue whose kind is not known: borrowed from the kernel crate or from C.
+pub struct Any;
+
+/// What a kind means to the operations of a queue. Sealed: only the kinds above have it.
+pub trait Kind: private::Sealed + Send + Sync + 'static {
+    /// Whether the queue runs its items in softirq context, as far as the type tells.
+    const SOFTIRQ: bool;
+    /// Whether a CPU given to `enqueue_on` is only a hint, so an offline one will do.
+    const CPU_IS_A_HINT: bool;
+    /// Whether the type tells the kind at all (everything but [`Any`]).
+    const KNOWN: bool;
+}
+
+/// The kinds a queue can be built as: every kind but [`Any`]. Sealed.
+pub trait Known: Kind {}
+
+mod private {
+    /// Keeps [`Kind`](super::Kind) to the kinds defined here.
+    pub trait Sealed {}
+    impl Sealed for super::Unbound {}
+    impl Sealed for super::PerCpu {}
+    impl Sealed for super::Ordered {}
+    impl Sealed for super::Bh {}
+    impl Sealed for super::PowerEfficient {}
+    impl Sealed for super::Any {}
+}
+
+impl Kind for Unbound {
+    const SOFTIRQ: bool = false;
+    const CPU_IS_A_HINT: bool = true;
+    const KNOWN: bool = true;
+}
+
+impl Kind for Ordered {
+    const SOFTIRQ: bool = false;
+    const CPU_IS_A_HINT: bool = true;
+    const KNOWN: bool = true;
+}
+
+impl Kind for PerCpu {
+    const SOFTIRQ: bool = false;
+    const CPU_IS_A_HINT: bool = false;
+    const KNOWN: bool = true;
+}
+
+impl Kind for PowerEfficient {
+    const SOFTIRQ: bool = false;
+    // Whether the kernel runs these queues unbound is a boot parameter: assume per-CPU.
+    const CPU_IS_A_HINT: bool = false;
+    const KNOWN: bool = true;
+}
+
+impl Kind for Bh {
+    const SOFTIRQ: bool = true;
+    const CPU_IS_A_HINT: bool = false;
+    const KNOWN: bool = true;
+}
+
+impl Kind for Any {
+    const SOFTIRQ: bool = false;
+    const CPU_IS_A_HINT: bool = false;
+    const KNOWN: bool = false;
+}
+
+impl Known for Unbound {}
+impl Known for Ordered {}
+impl Known for PerCpu {}
+impl Known for PowerEfficient {}
+impl Known for Bh {}
