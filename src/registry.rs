@@ -109,7 +109,9 @@ impl RawSpinLock {
     #[inline]
     pub(crate) fn try_lock<'a>(&'a self, _irqs: &'a IrqsOff) -> Option<RawGuard<'a>> {
         // SAFETY: The lock is initialised (type invariants) and interrupts are off.
-        unsafe { helpers::wq_rs_raw_spin_trylock(self.lock.get()) }.then_some(RawGuard {
+        let taken = unsafe { helpers::wq_rs_raw_spin_trylock(self.lock.get()) };
+        // A guard exists only for a lock that is held: it is built only if the lock was taken.
+        taken.then(|| RawGuard {
             lock: self,
             _not_send: PhantomData,
         })

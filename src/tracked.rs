@@ -474,6 +474,16 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         unsafe { helpers::wq_rs_work_pending(self.inner.work()) }
     }
 
+    /// Returns whether the item is linked to an owned queue's registry: its latest arming had
+    /// a delay, and neither that queue's cancel pass nor a newer arming has unlinked it. For
+    /// tests and diagnostics; the answer can be stale by the time the caller looks at it.
+    pub(crate) fn is_tracked(&self) -> bool {
+        let irqs = IrqsOff::save();
+        let _item = self.inner.lock.lock(&irqs);
+        // SAFETY: The item's lock is held, as the invariants of `Tracked` require.
+        !unsafe { *self.inner.home.get() }.is_null()
+    }
+
     /// Runs the item now if its timer is armed, then waits for it to finish; returns whether
     /// there was an instance to wait for. It may sleep.
     pub fn flush(&self) -> bool {

@@ -104,14 +104,14 @@ bool wq_rs_cpu_possible(unsigned int cpu)
  * has one, each owned queue's registry has one. raw_spin_lock_init() gives each call site
  * its own lockdep class, so items and registries get a class each.
  */
-void wq_rs_item_lock_init(raw_spinlock_t *lock)
+void wq_rs_item_lock_init(raw_spinlock_t *item_lock)
 {
-	raw_spin_lock_init(lock);
+	raw_spin_lock_init(item_lock);
 }
 
-void wq_rs_registry_lock_init(raw_spinlock_t *lock)
+void wq_rs_registry_lock_init(raw_spinlock_t *registry_lock)
 {
-	raw_spin_lock_init(lock);
+	raw_spin_lock_init(registry_lock);
 }
 
 /*

@@ -15,7 +15,8 @@ use kernel::{
     bindings,
     ffi::{
         c_char,
-        c_long, //
+        c_long,
+        c_uint, //
     },
     prelude::*,
     sync::{
@@ -23,7 +24,7 @@ use kernel::{
             ARef,
             AlwaysRefCounted, //
         },
-        Arc,
+        Arc, Completion,
     },
     time::{
         delay::fsleep,
@@ -35,6 +36,7 @@ use kernel::{
 use crate::workqueue::{
     impl_has_work,
     new_work,
+    Builder,
     Queue,
     Work,
     WorkItem, //
@@ -45,7 +47,9 @@ extern "C" {
     fn wq_test_in_task() -> bool;
     fn wq_test_jiffies() -> Jiffies;
     fn wq_test_read_file(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
-    fn wq_test_fail_allocations(fail: bool);
+    fn wq_test_fail_allocations(fail: bool) -> bool;
+    fn wq_test_num_online_cpus() -> c_uint;
+    fn wq_test_skip(reason: *const c_char);
 }
 
 /// Reads a (small) file, such as a sysfs attribute; `None` if it cannot be opened.
@@ -59,14 +63,24 @@ pub(crate) fn read_file(path: &CStr) -> Option<KVec<u8>> {
     Some(v)
 }
 
-/// Runs `f` with every slab allocation of this task failing (failslab, set up by the boot).
-pub(crate) fn with_failing_allocations<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` with every slab allocation of this task failing (failslab, set up by the boot);
+/// `None`, without running `f`, in a kernel without fault injection.
+pub(crate) fn with_failing_allocations<R>(f: impl FnOnce() -> R) -> Option<R> {
     // SAFETY: Only flags the current task.
-    unsafe { wq_test_fail_allocations(true) };
+    if !unsafe { wq_test_fail_allocations(true) } {
+        return None;
+    }
     let r = f();
     // SAFETY: As above.
     unsafe { wq_test_fail_allocations(false) };
-    r
+    Some(r)
+}
+
+/// Marks the running test case skipped, saying why; it must then return `Ok`.
+pub(crate) fn skip(reason: &CStr) {
+    pr_info!("skipped: {}\n", reason.to_str().unwrap_or("?"));
+    // SAFETY: `reason` is a C string; the helper copies it.
+    unsafe { wq_test_skip(reason.as_char_ptr()) };
 }
 
 /// Whether the caller runs as a softirq (a BH work item does).
@@ -186,4 +200,96 @@ impl WorkItem for Echo {
             let _ = q.enqueue(this.clone());
         }
     }
+}
+
+/// A small, fast pseudo-random generator (xorshift64*), one per test thread, seeded from the
+/// kernel's random pool.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new() -> Self {
+        // SAFETY: Always safe to call.
+        let seed = unsafe { bindings::get_random_u64() };
+        Self(seed | 1)
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub(crate) fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        ((r >> 32) % u64::from(n)) as u32
+    }
+
+    /// True with probability 1/`n`.
+    pub(crate) fn one_in(&mut self, n: u32) -> bool {
+        self.below(n) == 0
+    }
+}
+
+/// One test thread: a work item on the threads' own queue that runs `body(ctx, index)`.
+#[pin_data]
+struct TestThread<C: Send + Sync + 'static> {
+    ctx: Arc<C>,
+    body: fn(&C, u32),
+    index: u32,
+    #[pin]
+    done: Completion,
+    #[pin]
+    work: Work<TestThread<C>>,
+}
+
+impl_has_work! {
+    impl{C: Send + Sync + 'static} HasWork<Self> for TestThread<C> { self.work }
+}
+
+impl<C: Send + Sync + 'static> WorkItem for TestThread<C> {
+    type Pointer = Arc<TestThread<C>>;
+
+    fn run(this: Arc<TestThread<C>>) {
+        (this.body)(&this.ctx, this.index);
+        this.done.complete_all();
+    }
+}
+
+/// Runs `body(ctx, i)` for `i` in `0..threads` at once, each in a work item of an unbound queue
+/// of its own (so the scheduler spreads them over every CPU, and they share no pool with the
+/// queues under test), and waits for all of them.
+pub(crate) fn run_threads<C: Send + Sync + 'static>(
+    threads: u32,
+    ctx: &Arc<C>,
+    body: fn(&C, u32),
+) -> Result {
+    let q = Builder::unbound()
+        .max_active(threads)
+        .build(c"wq_rs_test_threads")?;
+    let mut started = KVec::new();
+    for index in 0..threads {
+        let t = Arc::pin_init(
+            pin_init!(TestThread {
+                ctx: ctx.clone(),
+                body,
+                index,
+                done <- Completion::new(),
+                work <- new_work!("TestThread::work"),
+            }),
+            GFP_KERNEL,
+        )?;
+        if q.enqueue(t.clone()).is_err() {
+            return Err(EBUSY);
+        }
+        started.push(t, GFP_KERNEL)?;
+    }
+    for t in &started {
+        t.done.wait_for_completion();
+    }
+    drop(q);
+    Ok(())
+}
+
+/// The number of CPUs the guest brought up.
+pub(crate) fn online_cpus() -> u32 {
+    // SAFETY: Reads a counter the kernel keeps.
+    unsafe { wq_test_num_online_cpus() }
 }

@@ -19,6 +19,7 @@ mod bench;
 mod common;
 mod control_tests;
 mod owned_tests;
+mod race_tests;
 mod work_tests;
 
 // `make check DEMO=warn` only: a test that passes but makes the kernel warn.

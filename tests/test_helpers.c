@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Helpers for the tests only: C macros the tests observe the kernel through. */
 
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
 #include <linux/bottom_half.h>
+#include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
@@ -63,11 +66,31 @@ ssize_t wq_test_read_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
+unsigned int wq_test_num_online_cpus(void)
+{
+	return num_online_cpus();
+}
+
 /*
  * Makes the current task's slab allocations fail (failslab is set up by the test boot to
- * fail every allocation of tasks that ask for it), or stops it.
+ * fail every allocation of tasks that ask for it), or stops it. Returns false, doing
+ * nothing, in a kernel without fault injection.
  */
-void wq_test_fail_allocations(bool fail)
+bool wq_test_fail_allocations(bool fail)
 {
+#ifdef CONFIG_FAULT_INJECTION
 	current->make_it_fail = fail;
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* Marks the running KUnit case skipped, with @reason; the case then returns as passed. */
+void wq_test_skip(const char *reason)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	if (test)
+		kunit_mark_skipped(test, "%s", reason);
 }
