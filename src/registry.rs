@@ -5,10 +5,11 @@
 //! queue finds the items armed on it.
 //!
 //! Two kinds of lock exist, each with a lockdep class of its own: one per tracked item and
-//! one per owned queue's [`Registry`]. They are raw spinlocks because timer callbacks,
-//! softirq work and PREEMPT_RT all take them where sleeping is not allowed, and they are
-//! always taken with interrupts off on the local CPU ([`IrqsOff`]), so that a softirq or
-//! interrupt on the same CPU can never wait for a lock its own CPU holds.
+//! one per owned queue's [`Registry`]. Items are armed and dropped wherever their owners are,
+//! which includes BH work items, timer callbacks and interrupt handlers, so the locks are raw
+//! spinlocks (they do not sleep, on PREEMPT_RT either), and they are always taken with
+//! interrupts off on the local CPU ([`IrqsOff`]), so that a softirq or interrupt on the same
+//! CPU can never wait for a lock its own CPU holds.
 
 use core::{
     cell::UnsafeCell,

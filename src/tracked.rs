@@ -43,8 +43,10 @@
 //!   an owner).
 //! - **E. Linked means alive.** [`Tracked`]'s drop unlinks the item under both locks before
 //!   its memory goes, and pinning guarantees that the drop runs before pinned memory is
-//!   reused. So an item found in a registry with the registry's lock held is alive, and it
-//!   stays alive while one holds its lock, which its drop needs.
+//!   reused (for an `ARef` item, whose `AlwaysRefCounted::dec_ref` frees it, this is that
+//!   implementation's duty: it must drop the object before freeing it, as the pinning of the
+//!   object requires anyway). So an item found in a registry with the registry's lock held is
+//!   alive, and it stays alive while one holds its lock, which its drop needs.
 //! - **F. `home` is alive.** A registry is freed only in its queue's drop, after a cancel
 //!   pass has unlinked every item from it. The pass needs each item's lock, so an item that
 //!   reads `home` under its lock finds it alive.
@@ -252,9 +254,11 @@ impl Tracked {
 #[pinned_drop]
 impl PinnedDrop for Tracked {
     fn drop(self: Pin<&mut Self>) {
-        // A cancel pass of the registry may look at the item concurrently, through its link
-        // and under its lock: every field it touches is in an `UnsafeCell` (the type is not
-        // `Unpin`), so only a shared reference is used from here on.
+        // A cancel pass of the registry may look at the item concurrently, through its link,
+        // until it fails to take the item's lock: it reads `link` and `home` (in
+        // `UnsafeCell`s, written only under the locks) and `release` (never written). That is
+        // no aliasing violation: `Tracked` is not `Unpin` (it holds `Opaque`s), so `&mut Self`
+        // is not assumed unique, and only a shared reference is used from here on.
         let this: &Self = &self;
         let irqs = IrqsOff::save();
         let item = this.lock.lock(&irqs);
@@ -309,6 +313,10 @@ impl PinnedDrop for Tracked {
 /// let job = Arc::pin_init(pin_init!(Job { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
 /// let _ = q.enqueue(job); // Queued behind the queue's back: not tracked.
 /// ```
+///
+/// An `ARef` item's `AlwaysRefCounted::dec_ref` must drop the object (running its
+/// destructors) before it frees the memory, as for any pinned object: the item's drop takes
+/// it out of the registry it is linked to.
 ///
 /// # Invariants
 ///
@@ -606,7 +614,8 @@ unsafe impl<T, const ID: u64> RawTrackedDelayedWorkItem<ID> for Pin<KBox<T>> whe
 {
 }
 
-// SAFETY: As for `Arc`, inside the reference-counted object.
+// SAFETY: As for `Arc`, inside the reference-counted object, which by the pinning of its
+// `TrackedDelayedWork` is dropped before its memory is freed (see `TrackedDelayedWork`).
 unsafe impl<T, const ID: u64> RawTrackedDelayedWorkItem<ID> for ARef<T> where
     T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasTrackedDelayedWork<T, ID>
 {

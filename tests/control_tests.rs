@@ -455,10 +455,40 @@ mod tests {
     }
 
     #[test]
-    fn enqueue_on_a_missing_or_offline_cpu_is_refused_and_hands_back() -> Result {
+    fn enqueue_on_a_missing_cpu_is_refused_and_an_offline_one_only_where_it_must_be_online(
+    ) -> Result {
         let item = Item::new(false)?;
+        let unbound = Builder::unbound().build(c"wq_rs_ctl_hint")?;
         for cpu in [nr_cpu_ids(), 4096, u32::MAX] {
-            match system().enqueue_on::<_, 0>(cpu, item.clone()) {
+            let refused = [
+                system().enqueue_on::<_, 0>(cpu, item.clone()),
+                unbound.enqueue_on::<_, 0>(cpu, item.clone()),
+            ];
+            for answer in refused {
+                match answer {
+                    Err((e, back)) => {
+                        assert_eq!(e, EINVAL);
+                        drop(back);
+                    }
+                    Ok(_) => assert!(false),
+                }
+            }
+        }
+        assert!(nr_cpu_ids() >= 2);
+        // SAFETY: CPU 1 exists; taking it offline is allowed from this context.
+        assert_eq!(unsafe { bindings::remove_cpu(1) }, 0);
+        // Per-CPU: the CPU must be online. Unbound: it is a hint, and the item runs anyway.
+        let percpu = system().enqueue_on::<_, 0>(1, item.clone());
+        let hinted = unbound.enqueue_on::<_, 0>(1, item.clone());
+        // A timer must be armed on an online CPU, whatever the queue.
+        let delay = Delay::from_millis(60_000);
+        let timer =
+            crate::workqueue::system_unbound().enqueue_delayed_on::<_, 1>(1, item.clone(), delay);
+        unbound.flush();
+        // SAFETY: Brings back the CPU taken offline above.
+        assert_eq!(unsafe { bindings::add_cpu(1) }, 0);
+        for answer in [percpu, timer] {
+            match answer {
                 Err((e, back)) => {
                     assert_eq!(e, EINVAL);
                     drop(back);
@@ -466,20 +496,10 @@ mod tests {
                 Ok(_) => assert!(false),
             }
         }
-        assert!(nr_cpu_ids() >= 2);
-        // SAFETY: CPU 1 exists; taking it offline is allowed from this context.
-        assert_eq!(unsafe { bindings::remove_cpu(1) }, 0);
-        let refused = system().enqueue_on::<_, 0>(1, item.clone());
-        // SAFETY: Brings back the CPU taken offline above.
-        assert_eq!(unsafe { bindings::add_cpu(1) }, 0);
-        match refused {
-            Err((e, back)) => {
-                assert_eq!(e, EINVAL);
-                drop(back);
-            }
-            Ok(_) => assert!(false),
-        }
-        assert_eq!(item.runs(), 0);
+        assert!(matches!(hinted, Ok(Ok(()))));
+        assert_eq!(item.runs(), 1);
+        assert_ne!(item.cpu.load(Ordering::Relaxed), 1);
+        drop(unbound);
         assert!(sole_owner(item));
         Ok(())
     }

@@ -18,6 +18,7 @@ mod doctests;
 mod bench;
 mod common;
 mod control_tests;
+mod model_tests;
 mod owned_tests;
 mod race_tests;
 mod work_tests;

@@ -389,6 +389,32 @@ mod tests {
         Ok(())
     }
 
+    /// C refuses to queue a disabled item: the box comes back to the caller, unrun and not
+    /// freed, instead of being dropped on the way.
+    #[test]
+    fn a_refused_box_enqueue_hands_the_box_back() -> Result {
+        let runs = BOX_RUNS.load(Ordering::Acquire);
+        let freed = BOXES_FREED.load(Ordering::Acquire);
+        let b = KBox::pin_init(
+            pin_init!(Boxed { payload: 0xfeed, work <- new_work!() }),
+            GFP_KERNEL,
+        )?;
+        let (owner, disabled) = b.work.disable();
+        assert!(owner.is_none());
+        // Leave it disabled for good.
+        core::mem::forget(disabled);
+        let Err(back) = system().enqueue(b) else {
+            return Err(EINVAL);
+        };
+        system().flush();
+        assert_eq!(back.payload, 0xfeed);
+        assert_eq!(BOX_RUNS.load(Ordering::Acquire), runs);
+        assert_eq!(BOXES_FREED.load(Ordering::Acquire), freed);
+        drop(back);
+        assert_eq!(BOXES_FREED.load(Ordering::Acquire), freed + 1);
+        Ok(())
+    }
+
     /// One struct, two work fields: both can be queued at once and each runs its own `run`.
     #[test]
     fn two_work_fields_of_one_struct_run_independently() -> Result {
