@@ -4,55 +4,71 @@
 #
 #   make run     set up, build the test kernel and the modules, boot QEMU, load the sample
 #   make check   the same set-up, then every quality gate and every KUnit suite
+#   make bench   boot the production kernel with four CPUs and run the benchmarks
 #
-# Build against your own Rust-enabled kernel tree instead of the cached test kernel:
+# KERNEL=7.3 (default), 7.2 or 6.12 selects the kernel version for each of them.
+#
+# Build against your own Rust-enabled kernel tree instead of the cached test kernels:
 #   make modules KDIR=/path/to/linux LLVM=1
 
 SHELL := /bin/bash
 ROOT := $(CURDIR)
 SCRIPTS := $(ROOT)/scripts
-# The cached test kernel is built with Debian 12's LLVM 19.
+# The cached test kernels are built with Debian 12's LLVM 19.
 LLVM ?= -19
+KERNEL ?= 7.3
+export WQ_KERNEL := $(KERNEL)
 # DEMO=example adds a failing doc example, DEMO=warn a test that triggers WARN_ON, DEMO=leak
 # a test that leaks memory: each must make `make check` fail and name its cause.
 DEMO ?=
 export WQ_DEMO := $(DEMO)
 
+# Per kernel version: the cached kernel builds (debug and production) and the module builds.
+BUILD := $(ROOT)/.build/$(KERNEL)
+kdir_debug = $$(cat $(BUILD)/kdir-debug)
+kdir_prod = $$(cat $(BUILD)/kdir-prod)
+
+.PHONY: all setup kernel kernel-debug kernel-prod doctests modules modules-prod compile-fail \
+	fmt fmtcheck checkpatch rust-analyzer run check bench clean
+
 ifdef KDIR
-kdir = $(KDIR)
+# Someone's own kernel tree: build in place, the way Kbuild builds any external module.
+all modules: doctests
+	+@$(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM) CLIPPY=1 KRUSTFLAGS=-Dwarnings W=1 modules
 else
-kdir = $$(cat $(ROOT)/.build/kdir)
-endif
-KMAKE = $(MAKE) -C $(kdir) M=$(ROOT) LLVM=$(LLVM)
-
-.PHONY: all setup kernel doctests modules compile-fail fmt fmtcheck checkpatch rust-analyzer \
-	run check clean
-
 all: modules
+endif
 
 setup:
 	@bash $(SCRIPTS)/setup.sh
 
-# Builds the test kernel once per (version, config, toolchain); later runs reuse the cache.
-kernel: setup
-ifndef KDIR
-	@mkdir -p .build
-	@bash $(SCRIPTS)/build-kernel.sh > .build/kdir.tmp 2> >(tee .build/kernel-build.log | \
-		grep -E '^(>>>|error|config:)' >&2) && mv .build/kdir.tmp .build/kdir
-	@echo ">>> test kernel: $$(cat .build/kdir)"
-endif
+# Each test kernel is built once per (version, flavour, config, toolchain); later runs reuse
+# the cache.
+kernel: kernel-debug kernel-prod
+
+kernel-debug kernel-prod: kernel-%: setup
+	@mkdir -p $(BUILD)
+	@bash $(SCRIPTS)/build-kernel.sh $* > $(BUILD)/kdir-$*.tmp \
+		2> >(tee $(BUILD)/kernel-$*.log | grep -E '^(>>>|error|config:)' >&2) && \
+		mv $(BUILD)/kdir-$*.tmp $(BUILD)/kdir-$*
+	@echo ">>> $* kernel: $$(cat $(BUILD)/kdir-$*)"
 
 doctests:
 	@python3 $(SCRIPTS)/gen-doctests.py $(ROOT)/src $(ROOT)/tests/generated/doctests.rs \
 		$(if $(filter example,$(DEMO)),$(ROOT)/tests/demo)
 
-# The one module build: clippy-driver compiles the objects too, and warnings are errors.
-modules: doctests
-	+@$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings W=1 modules
+ifndef KDIR
+# The module builds: clippy-driver compiles the objects too, and warnings are errors.
+modules: kernel-debug doctests
+	+@bash $(SCRIPTS)/build-modules.sh $(kdir_debug) $(BUILD)/debug
+
+modules-prod: kernel-prod doctests
+	+@bash $(SCRIPTS)/build-modules.sh $(kdir_prod) $(BUILD)/prod
+endif
 
 # Every `compile_fail` doc example must be rejected by the compiler, at its own lines.
-compile-fail: doctests
-	@bash $(SCRIPTS)/compile-fail.sh $(kdir)
+compile-fail: kernel-debug doctests
+	@bash $(SCRIPTS)/compile-fail.sh $(kdir_debug)
 
 fmtcheck: doctests
 	@bash $(SCRIPTS)/rustfmt.sh --check
@@ -63,15 +79,20 @@ fmt: doctests
 checkpatch:
 	@bash $(SCRIPTS)/checkpatch.sh
 
-rust-analyzer: doctests
-	@bash $(SCRIPTS)/rust-analyzer.sh $(kdir)
+rust-analyzer: kernel-debug doctests
+	@bash $(SCRIPTS)/rust-analyzer.sh $(kdir_debug)
 
-run: kernel modules
-	@bash $(SCRIPTS)/qemu-kunit.sh run $(kdir)
+run: modules
+	@bash $(SCRIPTS)/qemu-kunit.sh run $(kdir_debug) $(BUILD)/debug
 
-check: kernel fmtcheck checkpatch modules compile-fail rust-analyzer
-	@bash $(SCRIPTS)/qemu-kunit.sh check $(kdir)
+# The functional suites run on the debug kernel; the production kernel builds everything
+# too, and runs a short smoke of the benchmarks so that they cannot rot.
+check: fmtcheck checkpatch modules modules-prod compile-fail rust-analyzer
+	@bash $(SCRIPTS)/qemu-kunit.sh check $(kdir_debug) $(BUILD)/debug
+	@bash $(SCRIPTS)/qemu-kunit.sh smoke $(kdir_prod) $(BUILD)/prod
+
+bench: modules-prod
+	@bash $(SCRIPTS)/qemu-kunit.sh bench $(kdir_prod) $(BUILD)/prod
 
 clean:
-	+@if [ -f .build/kdir ] || [ -n "$(KDIR)" ]; then $(KMAKE) clean; fi
 	rm -rf .build tests/generated rust-project.json

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Builds the test kernel (tinyconfig + configs/*.config) out of tree into the cache and
-# prints its build directory. The directory name is a hash of everything that decides the
-# result — source version, config fragments, clang, rustc, bindgen — so an unchanged input
-# never rebuilds, and a changed one never reuses a stale kernel.
+# build-kernel.sh debug|prod: builds a test kernel of $WQ_KERNEL out of tree into the cache
+# and prints its build directory.
+#
+#   debug: tinyconfig + configs/base.config + configs/debug.config (KASAN, lockdep, ...)
+#   prod:  tinyconfig + configs/base.config, no debug options: what drivers ship on
+#
+# The directory name is the flavour and a hash of everything that decides the result —
+# source version, config fragments, clang, rustc, bindgen — so an unchanged input never
+# rebuilds, and a changed one never reuses a stale kernel.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
+FLAVOUR=${1:?usage: build-kernel.sh debug|prod}
 KSRC=$(cat "$WQ_CACHE/src/$WQ_KPKG.stamp" 2>/dev/null) || die "no kernel source: run scripts/setup.sh"
-FRAGMENTS=("$WQ_ROOT/configs/base.config" "$WQ_ROOT/configs/debug.config")
+case "$FLAVOUR" in
+debug) FRAGMENTS=("$WQ_ROOT/configs/base.config" "$WQ_ROOT/configs/debug.config") ;;
+prod) FRAGMENTS=("$WQ_ROOT/configs/base.config") ;;
+*) die "unknown kernel flavour '$FLAVOUR' (debug or prod)" ;;
+esac
 LLVM_ARG="LLVM=$WQ_LLVM_SUFFIX"
 
 key=$({
@@ -19,7 +29,7 @@ key=$({
 	rustc --version
 	bindgen --version
 } | sha256sum | cut -c1-16)
-KOUT="$WQ_CACHE/build/$(basename "$KSRC")-$key"
+KOUT="$WQ_CACHE/build/$(basename "$KSRC")-$FLAVOUR-$key"
 
 if [ -f "$KOUT/.wq-built" ]; then
 	echo "$KOUT"
@@ -55,7 +65,7 @@ verify_config() {
 	[ $bad -eq 0 ] || die "the kernel configuration does not hold what configs/ asks for"
 }
 
-log "building kernel $(basename "$KSRC") into $KOUT (5-15 minutes on 2 cores)"
+log "building the $FLAVOUR kernel $(basename "$KSRC") into $KOUT (3-15 minutes on 2 cores)"
 mkdir -p "$KOUT"
 kmake rustavailable >&2 || die "the Rust toolchain is not usable for this kernel"
 kmake tinyconfig >/dev/null

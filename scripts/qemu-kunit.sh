@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# qemu-kunit.sh run|check KDIR
+# qemu-kunit.sh run|check|smoke|bench KDIR MODDIR
 #
-# Boots the test kernel under QEMU with an initramfs of busybox and this project's modules.
+# Boots the kernel built in KDIR under QEMU with an initramfs of busybox and this project's
+# modules, as built in MODDIR (scripts/build-modules.sh).
 #   run:   loads the sample, shows its log lines, unloads it.
 #   check: loads the test modules (their KUnit suites run at insmod), unloads them, scans
 #          for leaks, then parses the console with the kernel's own kunit.py.
-# Either mode fails on any kernel report (WARNING, BUG, Oops, KASAN, lockdep, kmemleak,
+#   smoke: loads the benchmark module for a few iterations of every path and checks that
+#          each reported (the production kernel in `make check`).
+#   bench: loads the benchmark module for the full run, prints the table and writes
+#          .build/bench/results.json.
+# Every mode fails on any kernel report (WARNING, BUG, Oops, KASAN, lockdep, kmemleak,
 # debug-objects, hung task) anywhere in the console, and every boot has a time limit.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 MODE=$1
 KDIR=$(cd "$2" && pwd)
+MODDIR=$(cd "$3" && pwd)
 OUT="$WQ_ROOT/.build/$MODE"
 BOOT_TIMEOUT=${WQ_BOOT_TIMEOUT:-600}
 CPUS=${WQ_CPUS:-4}
@@ -26,8 +32,11 @@ KSRC=$KDIR
 case "$MODE" in
 run) MODULES=(samples/rust_wq_sample) ;;
 check) MODULES=(tests/rust_wq_test samples/rust_wq_sample) ;;
-*) die "usage: $0 run|check KDIR" ;;
+smoke | bench) MODULES=(bench/rust_wq_bench) ;;
+*) die "usage: $0 run|check|smoke|bench KDIR MODDIR" ;;
 esac
+# Module parameters, by module name.
+declare -A PARAMS=([rust_wq_bench]="mode=$([ "$MODE" = bench ] && echo full || echo smoke)")
 
 # --- initramfs -------------------------------------------------------------------------
 root="$OUT/initramfs"
@@ -35,8 +44,8 @@ mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 names=()
 for m in "${MODULES[@]}"; do
-	[ -f "$WQ_ROOT/$m.ko" ] || die "$m.ko is not built"
-	cp "$WQ_ROOT/$m.ko" "$root/lib/modules/"
+	[ -f "$MODDIR/$m.ko" ] || die "$m.ko is not built in $MODDIR"
+	cp "$MODDIR/$m.ko" "$root/lib/modules/"
 	names+=("$(basename "$m")")
 done
 
@@ -46,7 +55,7 @@ cat >"$root/init" <<INIT
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t debugfs debugfs /sys/kernel/debug
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 # Fault injection for allocation-failure tests: fail every slab allocation of the tasks that
 # ask for it (task-filter), including sleeping ones, and nothing else.
 if [ -d /sys/kernel/debug/failslab ]; then
@@ -56,9 +65,9 @@ if [ -d /sys/kernel/debug/failslab ]; then
 	cd /
 fi
 echo "WQ-BEGIN"
-for m in ${names[*]}; do
-	insmod /lib/modules/\$m.ko || echo "WQ-ERROR: insmod \$m failed"
-done
+$(for m in "${names[@]}"; do
+	echo "insmod /lib/modules/$m.ko ${PARAMS[$m]:-} || echo \"WQ-ERROR: insmod $m failed\""
+done)
 for m in ${names[*]}; do
 	rmmod \$m || echo "WQ-ERROR: rmmod \$m failed"
 done
@@ -71,6 +80,8 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo scan > /sys/kernel/debug/kmemleak
 	cat /sys/kernel/debug/kmemleak
 	echo "WQ-KMEMLEAK-SCANNED"
+else
+	echo "WQ-NOTE: this kernel has no kmemleak: no leak scan"
 fi
 echo "WQ-END"
 reboot -f
@@ -82,7 +93,8 @@ chmod +x "$root/init"
 # The hung-task detector reports a task blocked for longer than this. KUnit's insmod waits
 # for each test case uninterruptibly, and the randomized model test runs for most of a minute
 # under emulation: two minutes still catch a real hang long before the boot's time limit.
-HUNG="sysctl.kernel.hung_task_timeout_secs=${WQ_HUNG_TASK_SECS:-120}"
+HUNG=
+[ "$MODE" = check ] && HUNG="sysctl.kernel.hung_task_timeout_secs=${WQ_HUNG_TASK_SECS:-120}"
 console="$OUT/console.log"
 log "booting $(basename "$KDIR") with ${names[*]} (limit ${BOOT_TIMEOUT}s)"
 start=$(date +%s.%N)
@@ -140,6 +152,12 @@ if [ "$MODE" = run ]; then
 	echo "----- kernel log of the sample -----"
 	grep -E 'rust_wq_sample' "$console" || true
 	echo "------------------------------------"
+	exit $failed
+fi
+
+if [ "$MODE" = smoke ] || [ "$MODE" = bench ]; then
+	# The results: one table on stdout; the full run also writes .build/bench/results.json.
+	python3 "$WQ_ROOT/scripts/bench-report.py" "$console" "$MODE" "$OUT" || failed=1
 	exit $failed
 fi
 

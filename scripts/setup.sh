@@ -56,7 +56,7 @@ debian_mirror() {
 }
 
 fetch_kernel_source() {
-	local apt_dir="$WQ_CACHE/apt" dl="$WQ_CACHE/download"
+	local apt_dir="$WQ_CACHE/apt/$WQ_KSUITE" dl="$WQ_CACHE/download/$WQ_KPKG"
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$dl"
 	if [ -f "$WQ_CACHE/src/$WQ_KPKG.stamp" ] &&
 		[ -d "$(cat "$WQ_CACHE/src/$WQ_KPKG.stamp")" ]; then

@@ -17,3 +17,14 @@ pub use kernel::sync::aref::{
 pub(crate) fn nr_cpu_ids() -> u32 {
     kernel::cpu::nr_cpu_ids()
 }
+
+/// The C object inside an `Opaque`, by a cast that always inlines. The kernel crate's
+/// `Opaque::get` is a shared generic: the compiler calls the kernel crate's copy rather than
+/// inlining it, and under emulation every call on a hot path shows. (It is also spelled
+/// differently on each kernel: `raw_get` on 6.12, `cast_into` on 7.x.)
+#[inline(always)]
+pub(crate) const fn opaque_ptr<T>(opaque: *const kernel::types::Opaque<T>) -> *mut T {
+    // CAST: `Opaque<T>` is `repr(transparent)` over `UnsafeCell<MaybeUninit<T>>`, which has the
+    // layout of `T`.
+    opaque.cast_mut().cast()
+}

@@ -19,6 +19,7 @@ use kernel::{
 
 use super::{
     compat::{
+        self,
         ARef,
         AlwaysRefCounted, //
     },
@@ -175,7 +176,7 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     #[inline]
     pub unsafe fn raw_as_work(ptr: *const Self) -> *mut Work<T, ID> {
         // SAFETY: The caller promises `ptr` is valid, so projecting to fields is in bounds.
-        let dwork = unsafe { Opaque::cast_into(&raw const (*ptr).dwork) };
+        let dwork = compat::opaque_ptr(unsafe { &raw const (*ptr).dwork });
         // CAST: `Work<T, ID>` is transparent over `work_struct`.
         // SAFETY: `dwork` is valid, so is its `work` field.
         unsafe { &raw mut (*dwork).work }.cast()
@@ -199,7 +200,7 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     /// Returns the raw `delayed_work`.
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::delayed_work {
-        self.dwork.get()
+        compat::opaque_ptr(&self.dwork)
     }
 
     /// Returns whether the item is pending: its timer is armed or it is queued.
@@ -258,6 +259,7 @@ where
     /// assert!(Arc::into_unique_or_drop(r).is_some());
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn cancel(&self) -> Option<T::Pointer> {
         // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
         let taken = unsafe { bindings::cancel_delayed_work_sync(self.as_raw()) };
@@ -321,6 +323,7 @@ where
 }
 
 impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
+    #[inline]
     fn work_ptr(&self) -> *mut bindings::work_struct {
         // SAFETY: `dwork` is a valid `delayed_work`; this projects to a field.
         unsafe { &raw mut (*self.as_raw()).work }

@@ -46,11 +46,11 @@ extern "C" {
     /// `WQ_PERCPU` where the kernel has it, else 0.
     pub(crate) fn wq_rs_percpu_flag() -> c_uint;
 
-    /// `system_percpu_wq` where the kernel has it, else `system_wq`.
-    pub(crate) fn wq_rs_system_percpu() -> *mut bindings::workqueue_struct;
+    /// The address of `system_percpu_wq` where the kernel has it, else of `system_wq`.
+    pub(crate) static wq_rs_system_percpu_wq: *const *mut bindings::workqueue_struct;
 
-    /// `system_dfl_wq` where the kernel has it, else `system_unbound_wq`.
-    pub(crate) fn wq_rs_system_dfl() -> *mut bindings::workqueue_struct;
+    /// The address of `system_dfl_wq` where the kernel has it, else of `system_unbound_wq`.
+    pub(crate) static wq_rs_system_dfl_wq: *const *mut bindings::workqueue_struct;
 
     /// `work_pending()`.
     pub(crate) fn wq_rs_work_pending(work: *mut bindings::work_struct) -> bool;
@@ -66,6 +66,15 @@ extern "C" {
 
     /// `raw_spin_lock_init()` with the lockdep class of owned queues' registry locks.
     pub(crate) fn wq_rs_registry_lock_init(lock: *mut bindings::raw_spinlock);
+
+    /// `raw_spin_lock_irqsave()`; returns the flags to restore.
+    pub(crate) fn wq_rs_raw_spin_lock_irqsave(lock: *mut bindings::raw_spinlock) -> c_ulong;
+
+    /// `raw_spin_unlock_irqrestore()`.
+    pub(crate) fn wq_rs_raw_spin_unlock_irqrestore(
+        lock: *mut bindings::raw_spinlock,
+        flags: c_ulong,
+    );
 
     /// `local_irq_save()`; returns the flags to restore.
     pub(crate) fn wq_rs_local_irq_save() -> c_ulong;

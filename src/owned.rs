@@ -217,6 +217,7 @@ impl<K: Known> OwnedQueue<K> {
     /// assert!(Arc::into_unique_or_drop(dog).is_some());
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn enqueue_delayed<W, const ID: u64>(
         &self,
         w: W,
@@ -306,6 +307,7 @@ impl<K: Known> OwnedQueue<K> {
     }
 
     /// Arms the tracked `w` on CPU `cpu` after `delay` jiffies.
+    #[inline]
     fn arm_on<W, const ID: u64>(&self, cpu: c_int, w: W, delay: Jiffies) -> W::EnqueueOutput
     where
         W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
@@ -319,6 +321,7 @@ impl<K: Known> OwnedQueue<K> {
     }
 
     /// The registry of the tracked items armed on this queue.
+    #[inline]
     fn registry(&self) -> &Registry {
         &self.inner.armed
     }

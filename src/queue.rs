@@ -196,7 +196,7 @@ impl<K: Kind> Queue<K> {
     /// Returns the C workqueue.
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::workqueue_struct {
-        self.0.get()
+        compat::opaque_ptr(&self.0)
     }
 
     /// Returns this queue, which lives forever, as the kernel crate's
@@ -505,6 +505,7 @@ impl<K: Kind> Queue<K> {
     }
 
     /// Queues the delayed `w` on CPU `cpu` after `delay` jiffies.
+    #[inline]
     fn enqueue_delayed_on_cpu<W, const ID: u64>(
         &'static self,
         cpu: c_int,

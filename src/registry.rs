@@ -27,7 +27,13 @@ use kernel::{
     types::Opaque, //
 };
 
-use super::helpers;
+use super::{
+    compat,
+    helpers, //
+};
+
+/// Proof that interrupts are off on this CPU, for as long as it is borrowed.
+pub(crate) trait IrqsDisabled {}
 
 /// Interrupts are off on this CPU until this is dropped, which restores them.
 ///
@@ -50,6 +56,8 @@ impl IrqsOff {
         }
     }
 }
+
+impl IrqsDisabled for IrqsOff {}
 
 impl Drop for IrqsOff {
     #[inline]
@@ -95,27 +103,74 @@ impl RawSpinLock {
         })
     }
 
-    /// Takes the lock; it is released when the guard is dropped, before `irqs` can be.
+    /// Takes the lock with interrupts off (`raw_spin_lock_irqsave()`); dropping the guard
+    /// releases it and restores them. The guard also proves that interrupts are off.
     #[inline]
-    pub(crate) fn lock<'a>(&'a self, _irqs: &'a IrqsOff) -> RawGuard<'a> {
+    pub(crate) fn lock_irqsave(&self) -> IrqSaveGuard<'_> {
+        // SAFETY: The lock is initialised (type invariants); the guard releases it.
+        let flags = unsafe { helpers::wq_rs_raw_spin_lock_irqsave(compat::opaque_ptr(&self.lock)) };
+        IrqSaveGuard {
+            lock: self,
+            flags,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes the lock, with interrupts already off; it is released when the guard is dropped,
+    /// before `irqs` can be.
+    #[inline]
+    pub(crate) fn lock<'a>(&'a self, _irqs: &'a impl IrqsDisabled) -> RawGuard<'a> {
         // SAFETY: The lock is initialised (type invariants) and interrupts are off.
-        unsafe { helpers::wq_rs_raw_spin_lock(self.lock.get()) };
+        unsafe { helpers::wq_rs_raw_spin_lock(compat::opaque_ptr(&self.lock)) };
         RawGuard {
             lock: self,
             _not_send: PhantomData,
         }
     }
 
-    /// Takes the lock if it is free at once.
+    /// Takes the lock if it is free at once, with interrupts already off.
     #[inline]
-    pub(crate) fn try_lock<'a>(&'a self, _irqs: &'a IrqsOff) -> Option<RawGuard<'a>> {
+    pub(crate) fn try_lock<'a>(&'a self, _irqs: &'a impl IrqsDisabled) -> Option<RawGuard<'a>> {
         // SAFETY: The lock is initialised (type invariants) and interrupts are off.
-        let taken = unsafe { helpers::wq_rs_raw_spin_trylock(self.lock.get()) };
+        let taken = unsafe { helpers::wq_rs_raw_spin_trylock(compat::opaque_ptr(&self.lock)) };
         // A guard exists only for a lock that is held: it is built only if the lock was taken.
         taken.then(|| RawGuard {
             lock: self,
             _not_send: PhantomData,
         })
+    }
+}
+
+/// Proof that a [`RawSpinLock`] is held, taken with `lock_irqsave`; dropping it releases the
+/// lock and restores interrupts.
+pub(crate) struct IrqSaveGuard<'a> {
+    lock: &'a RawSpinLock,
+    flags: c_ulong,
+    /// A spinlock is released on the CPU that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl IrqSaveGuard<'_> {
+    /// Whether this guard holds `lock`.
+    #[inline]
+    pub(crate) fn holds(&self, lock: &RawSpinLock) -> bool {
+        ptr::eq(self.lock, lock)
+    }
+}
+
+impl IrqsDisabled for IrqSaveGuard<'_> {}
+
+impl Drop for IrqSaveGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: The guard exists only while its lock is held by this CPU, taken with these
+        // saved flags; nothing taken under it outlives it (it is borrowed).
+        unsafe {
+            helpers::wq_rs_raw_spin_unlock_irqrestore(
+                compat::opaque_ptr(&self.lock.lock),
+                self.flags,
+            )
+        };
     }
 }
 
@@ -126,19 +181,11 @@ pub(crate) struct RawGuard<'a> {
     _not_send: PhantomData<*mut ()>,
 }
 
-impl RawGuard<'_> {
-    /// Whether this guard holds `lock`.
-    #[inline]
-    pub(crate) fn holds(&self, lock: &RawSpinLock) -> bool {
-        ptr::eq(self.lock, lock)
-    }
-}
-
 impl Drop for RawGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: The guard exists only while its lock is held by this CPU.
-        unsafe { helpers::wq_rs_raw_spin_unlock(self.lock.lock.get()) };
+        unsafe { helpers::wq_rs_raw_spin_unlock(compat::opaque_ptr(&self.lock.lock)) };
     }
 }
 
@@ -200,9 +247,9 @@ impl Registry {
         })
     }
 
-    /// Takes the registry's lock.
+    /// Takes the registry's lock, with interrupts already off.
     #[inline]
-    pub(crate) fn lock<'a>(&'a self, irqs: &'a IrqsOff) -> RegistryGuard<'a> {
+    pub(crate) fn lock<'a>(&'a self, irqs: &'a impl IrqsDisabled) -> RegistryGuard<'a> {
         RegistryGuard {
             registry: self,
             _lock: self.lock.lock(irqs),

@@ -148,15 +148,16 @@ use kernel::{
 
 use super::{
     compat::{
+        self,
         ARef,
         AlwaysRefCounted, //
     },
     helpers,
     queue::cancel_then_queue,
     registry::{
+        IrqSaveGuard,
         IrqsOff,
         Link,
-        RawGuard,
         RawSpinLock,
         Registry, //
     },
@@ -216,9 +217,15 @@ impl Tracked {
         unsafe { link.as_ptr().byte_sub(offset_of!(Tracked, link)) }.cast::<Tracked>()
     }
 
+    #[inline]
+    fn dwork_ptr(&self) -> *mut bindings::delayed_work {
+        compat::opaque_ptr(&self.dwork)
+    }
+
+    #[inline]
     fn work(&self) -> *mut bindings::work_struct {
         // SAFETY: `dwork` is a valid `delayed_work`; this only projects to a field.
-        unsafe { &raw mut (*self.dwork.get()).work }
+        unsafe { &raw mut (*self.dwork_ptr()).work }
     }
 
     /// Links the item to `target` (or to no registry), moving it out of the one it is in.
@@ -227,27 +234,39 @@ impl Tracked {
     ///
     /// `item` must hold this item's `lock`, and `target` must stay alive until it is emptied
     /// by its cancel pass.
-    unsafe fn move_to(&self, target: Option<&Registry>, irqs: &IrqsOff, item: &RawGuard<'_>) {
+    #[inline]
+    unsafe fn move_to(&self, target: Option<&Registry>, item: &IrqSaveGuard<'_>) {
         debug_assert!(item.holds(&self.lock));
         let target_ptr = target.map_or(ptr::null(), ptr::from_ref);
         // SAFETY: The item's lock is held (the caller's promise), as the invariants require.
-        let home = unsafe { *self.home.get() };
-        if home == target_ptr {
-            return;
+        if unsafe { *self.home.get() } != target_ptr {
+            // SAFETY: The caller's promise.
+            unsafe { self.relink(target, item) };
         }
+    }
+
+    /// The rare part of [`Tracked::move_to`]: out of the old registry, into the new one.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Tracked::move_to`].
+    #[cold]
+    unsafe fn relink(&self, target: Option<&Registry>, item: &IrqSaveGuard<'_>) {
+        // SAFETY: The item's lock is held (the caller's promise), as the invariants require.
+        let home = unsafe { *self.home.get() };
         // SAFETY: By the invariants (F) a non-null `home` is alive while we hold the lock.
         if let Some(old) = unsafe { home.as_ref() } {
-            let guard = old.lock(irqs);
+            let guard = old.lock(item);
             old.remove(&self.link, &guard);
         }
         if let Some(new) = target {
-            let guard = new.lock(irqs);
+            let guard = new.lock(item);
             new.push(&self.link, &guard);
         }
         // INVARIANT: `link` is in `target`'s list exactly when `target` is not none, and the
         // caller keeps `target` alive until its cancel pass unlinks the item.
         // SAFETY: The item's lock is held.
-        unsafe { *self.home.get() = target_ptr };
+        unsafe { *self.home.get() = target.map_or(ptr::null(), ptr::from_ref) };
     }
 }
 
@@ -260,10 +279,9 @@ impl PinnedDrop for Tracked {
         // no aliasing violation: `Tracked` is not `Unpin` (it holds `Opaque`s), so `&mut Self`
         // is not assumed unique, and only a shared reference is used from here on.
         let this: &Self = &self;
-        let irqs = IrqsOff::save();
-        let item = this.lock.lock(&irqs);
+        let item = this.lock.lock_irqsave();
         // SAFETY: `item` holds our lock; with no target nothing needs to stay alive.
-        unsafe { this.move_to(None, &irqs, &item) };
+        unsafe { this.move_to(None, &item) };
     }
 }
 
@@ -454,7 +472,7 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     #[inline]
     pub unsafe fn raw_as_work(ptr: *const Self) -> *mut Work<T, ID> {
         // SAFETY: The caller promises `ptr` is valid; this projects to fields.
-        let dwork = unsafe { Opaque::cast_into(&raw const (*ptr).inner.dwork) };
+        let dwork = compat::opaque_ptr(unsafe { &raw const (*ptr).inner.dwork });
         // CAST: `Work<T, ID>` is transparent over `work_struct`.
         // SAFETY: As above.
         unsafe { &raw mut (*dwork).work }.cast()
@@ -486,8 +504,7 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     /// a delay, and neither that queue's cancel pass nor a newer arming has unlinked it. For
     /// tests and diagnostics; the answer can be stale by the time the caller looks at it.
     pub(crate) fn is_tracked(&self) -> bool {
-        let irqs = IrqsOff::save();
-        let _item = self.inner.lock.lock(&irqs);
+        let _item = self.inner.lock.lock_irqsave();
         // SAFETY: The item's lock is held, as the invariants of `Tracked` require.
         !unsafe { *self.inner.home.get() }.is_null()
     }
@@ -498,7 +515,7 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         // SAFETY: The `delayed_work` is initialised by the type invariants. If its timer is
         // pending, `flush_delayed_work()` queues it on the queue it was armed on, which is alive
         // and not draining (module documentation: operations, and "flush and the cancel pass").
-        unsafe { bindings::flush_delayed_work(self.inner.dwork.get()) }
+        unsafe { bindings::flush_delayed_work(self.inner.dwork_ptr()) }
     }
 }
 
@@ -517,9 +534,10 @@ where
     /// # Examples
     ///
     /// See [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed).
+    #[inline]
     pub fn cancel(&self) -> Option<T::Pointer> {
         // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
-        let taken = unsafe { bindings::cancel_delayed_work_sync(self.inner.dwork.get()) };
+        let taken = unsafe { bindings::cancel_delayed_work_sync(self.inner.dwork_ptr()) };
         // SAFETY: `taken` is the cancel's answer; the work is queued only through
         // `T::Pointer`'s `__enqueue` on `T`'s field.
         unsafe { take_owner(taken, self.inner.work()) }
@@ -529,7 +547,7 @@ where
     /// (whose owner is returned with the guard); see [`Work::disable`](super::Work::disable).
     pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
         // SAFETY: The `delayed_work` is initialised; this may sleep.
-        let taken = unsafe { bindings::disable_delayed_work_sync(self.inner.dwork.get()) };
+        let taken = unsafe { bindings::disable_delayed_work_sync(self.inner.dwork_ptr()) };
         // SAFETY: As in `cancel`, with the disable's answer.
         let owner = unsafe { take_owner(taken, self.inner.work()) };
         // SAFETY: The work was just disabled, once, for this guard.
@@ -635,6 +653,7 @@ fn home_for(registry: &Registry, delay: Jiffies) -> Option<&Registry> {
 ///
 /// `work` must be the work of a live tracked item, `wq` a live queue whose registry is
 /// `registry`, and both must stay alive until the queue's cancel pass.
+#[inline]
 pub(crate) unsafe fn arm(
     registry: &Registry,
     wq: *mut bindings::workqueue_struct,
@@ -644,14 +663,13 @@ pub(crate) unsafe fn arm(
 ) -> bool {
     // SAFETY: By the caller's promise `work` belongs to a live tracked item.
     let tracked = unsafe { &*Tracked::from_work(work) };
-    let irqs = IrqsOff::save();
-    let item = tracked.lock.lock(&irqs);
+    let item = tracked.lock.lock_irqsave();
     // SAFETY: The item's `delayed_work` is initialised with `delayed_work_timer_fn`, and `wq`
     // is live. The item's lock makes this the latest arming until `home` records it (B).
-    let armed = unsafe { bindings::queue_delayed_work_on(cpu, wq, tracked.dwork.get(), delay) };
+    let armed = unsafe { bindings::queue_delayed_work_on(cpu, wq, tracked.dwork_ptr(), delay) };
     if armed {
         // SAFETY: `item` holds the item's lock; the caller keeps `registry` alive.
-        unsafe { tracked.move_to(home_for(registry, delay), &irqs, &item) };
+        unsafe { tracked.move_to(home_for(registry, delay), &item) };
     }
     armed
 }
@@ -672,8 +690,7 @@ pub(crate) unsafe fn rearm(
 ) -> (bool, bool) {
     // SAFETY: By the caller's promise `work` belongs to a live tracked item.
     let tracked = unsafe { &*Tracked::from_work(work) };
-    let irqs = IrqsOff::save();
-    let item = tracked.lock.lock(&irqs);
+    let item = tracked.lock.lock_irqsave();
     // SAFETY: `work` is inside the item's `delayed_work`; `wq` is live. Both steps happen under
     // the item's lock, so no other arming comes in between.
     let (queued, cancelled) = unsafe {
@@ -683,7 +700,7 @@ pub(crate) unsafe fn rearm(
     };
     if queued {
         // SAFETY: `item` holds the item's lock; the caller keeps `registry` alive.
-        unsafe { tracked.move_to(home_for(registry, delay), &irqs, &item) };
+        unsafe { tracked.move_to(home_for(registry, delay), &item) };
     }
     (queued, cancelled)
 }
@@ -725,7 +742,7 @@ pub(crate) unsafe fn cancel_armed(registry: &Registry) -> usize {
         // interrupts off; it spins only while another CPU queues the instance (see the module
         // documentation), and it never waits for a running one.
         // SAFETY: The `delayed_work` is initialised.
-        let taken = unsafe { bindings::cancel_delayed_work(tracked.dwork.get()) };
+        let taken = unsafe { bindings::cancel_delayed_work(tracked.dwork_ptr()) };
         let (work, release) = (tracked.work(), tracked.release);
         drop(item);
         drop(irqs);

@@ -22,6 +22,7 @@ use kernel::{
 
 use super::{
     compat::{
+        self,
         ARef,
         AlwaysRefCounted, //
     },
@@ -144,13 +145,13 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     #[inline]
     pub unsafe fn raw_get(ptr: *const Self) -> *mut bindings::work_struct {
         // SAFETY: The caller promises `ptr` is valid, so projecting to a field is in bounds.
-        unsafe { Opaque::cast_into(&raw const (*ptr).work) }
+        compat::opaque_ptr(unsafe { &raw const (*ptr).work })
     }
 
     /// Returns the raw `work_struct`.
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::work_struct {
-        self.work.get()
+        compat::opaque_ptr(&self.work)
     }
 
     /// Returns whether the item is queued (or its delay is running), that is, pending.
@@ -230,6 +231,7 @@ where
     /// assert!(first.work.cancel().is_none());
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn cancel(&self) -> Option<T::Pointer> {
         // SAFETY: The work is initialised (type invariants); cancelling may sleep, which
         // `cancel` documents.
@@ -577,6 +579,7 @@ pub unsafe trait WorkItemReclaim<const ID: u64>: WorkItemPointer<ID> + Sized {
 /// `taken` must be what a C cancel or disable of `work` just returned, and `work` must only
 /// ever be queued through `P`'s [`RawWorkItem::__enqueue`]: then `true` means the owner that
 /// `__enqueue` gave away is the caller's.
+#[inline]
 pub(crate) unsafe fn take_owner<P, const ID: u64>(
     taken: bool,
     work: *mut bindings::work_struct,
@@ -650,6 +653,7 @@ unsafe impl<T, const ID: u64> RawUntrackedWorkItem<ID> for ARef<T> where
 /// # Safety
 ///
 /// `ptr` must be the `work_struct` of the `Work<T, ID>` field of a valid `T`.
+#[inline]
 unsafe fn item_of<T: HasWork<T, ID>, const ID: u64>(ptr: *mut bindings::work_struct) -> *mut T {
     // CAST: `Work<T, ID>` is transparent over `work_struct`.
     // SAFETY: By the caller's promise `ptr` is that field.
@@ -662,6 +666,7 @@ unsafe impl<T, const ID: u64> WorkItemPointer<ID> for Arc<T>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
+    #[inline]
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
         // SAFETY: The caller promises `ptr` was queued by `__enqueue` and hands its ownership
         // to us, exactly once.
@@ -675,6 +680,7 @@ unsafe impl<T, const ID: u64> WorkItemReclaim<ID> for Arc<T>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
+    #[inline]
     unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self {
         // SAFETY: `ptr` is the `Work<T, ID>` field of the `T` that `Arc::into_raw` returned in
         // `__enqueue`, whose reference the caller owns now.
@@ -690,6 +696,7 @@ where
 {
     type EnqueueOutput = Result<(), Self>;
 
+    #[inline]
     unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
     where
         F: FnOnce(*mut bindings::work_struct) -> bool,
@@ -712,6 +719,7 @@ unsafe impl<T, const ID: u64> WorkItemPointer<ID> for Pin<KBox<T>>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
+    #[inline]
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
         // SAFETY: As for `Arc`: the ownership is ours, exactly once.
         T::run(unsafe { Self::reclaim(ptr) })
@@ -723,6 +731,7 @@ unsafe impl<T, const ID: u64> WorkItemReclaim<ID> for Pin<KBox<T>>
 where
     T: WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
+    #[inline]
     unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self {
         // SAFETY: `ptr` is the `Work<T, ID>` field of the `T` that `KBox::into_raw` returned
         // in `__enqueue`, owned by the caller now.
@@ -740,6 +749,7 @@ where
 {
     type EnqueueOutput = Result<(), Self>;
 
+    #[inline]
     unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
     where
         F: FnOnce(*mut bindings::work_struct) -> bool,
@@ -763,6 +773,7 @@ unsafe impl<T, const ID: u64> WorkItemPointer<ID> for ARef<T>
 where
     T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
+    #[inline]
     unsafe extern "C" fn run(ptr: *mut bindings::work_struct) {
         // SAFETY: As for `Arc`: the ownership is ours, exactly once.
         T::run(unsafe { Self::reclaim(ptr) })
@@ -774,6 +785,7 @@ unsafe impl<T, const ID: u64> WorkItemReclaim<ID> for ARef<T>
 where
     T: AlwaysRefCounted + WorkItem<ID, Pointer = Self> + HasWork<T, ID>,
 {
+    #[inline]
     unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self {
         // SAFETY: `ptr` is the `Work<T, ID>` field of a valid `T`, so the result is non-null.
         let item = unsafe { NonNull::new_unchecked(item_of::<T, ID>(ptr)) };
@@ -790,6 +802,7 @@ where
 {
     type EnqueueOutput = Result<(), Self>;
 
+    #[inline]
     unsafe fn __enqueue<F>(self, queue_work_on: F) -> Self::EnqueueOutput
     where
         F: FnOnce(*mut bindings::work_struct) -> bool,

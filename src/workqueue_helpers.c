@@ -72,15 +72,12 @@ unsigned int wq_rs_percpu_flag(void)
 	return WQ_RS_PERCPU;
 }
 
-struct workqueue_struct *wq_rs_system_percpu(void)
-{
-	return WQ_RS_SYSTEM_PERCPU;
-}
-
-struct workqueue_struct *wq_rs_system_dfl(void)
-{
-	return WQ_RS_SYSTEM_DFL;
-}
+/*
+ * The system queues whose names changed in 6.17, as the addresses of their globals: Rust
+ * reads them there without calling a function on every enqueue.
+ */
+struct workqueue_struct *const *const wq_rs_system_percpu_wq = &WQ_RS_SYSTEM_PERCPU;
+struct workqueue_struct *const *const wq_rs_system_dfl_wq = &WQ_RS_SYSTEM_DFL;
 
 /* work_pending() and delayed_work_pending() are macros. */
 bool wq_rs_work_pending(struct work_struct *work)
@@ -115,10 +112,26 @@ void wq_rs_registry_lock_init(raw_spinlock_t *registry_lock)
 }
 
 /*
- * The tracking locks are taken with interrupts off on this CPU (timers and softirq work
- * take them too), saved and restored separately so that a lock taken second can be held
- * after the first is released.
+ * The tracking locks are taken with interrupts off on this CPU (BH work, timers and
+ * interrupt handlers take them too). An item's lock alone is taken with raw_spin_lock_irqsave();
+ * the cancel pass saves the interrupt state separately, so that the item's lock it takes
+ * second can be held after the registry's lock is released.
  */
+unsigned long wq_rs_raw_spin_lock_irqsave(raw_spinlock_t *lock)
+	__acquires(lock)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+void wq_rs_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags)
+	__releases(lock)
+{
+	raw_spin_unlock_irqrestore(lock, flags);
+}
+
 unsigned long wq_rs_local_irq_save(void)
 {
 	unsigned long flags;

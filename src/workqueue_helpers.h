@@ -18,13 +18,16 @@ struct workqueue_struct *wq_rs_alloc_workqueue(const char *name,
 					       unsigned int flags,
 					       int max_active);
 unsigned int wq_rs_percpu_flag(void);
-struct workqueue_struct *wq_rs_system_percpu(void);
-struct workqueue_struct *wq_rs_system_dfl(void);
+extern struct workqueue_struct *const *const wq_rs_system_percpu_wq;
+extern struct workqueue_struct *const *const wq_rs_system_dfl_wq;
 bool wq_rs_work_pending(struct work_struct *work);
 bool wq_rs_cpu_online(unsigned int cpu);
 bool wq_rs_cpu_possible(unsigned int cpu);
 void wq_rs_item_lock_init(raw_spinlock_t *lock);
 void wq_rs_registry_lock_init(raw_spinlock_t *lock);
+unsigned long wq_rs_raw_spin_lock_irqsave(raw_spinlock_t *lock);
+void wq_rs_raw_spin_unlock_irqrestore(raw_spinlock_t *lock,
+				      unsigned long flags);
 unsigned long wq_rs_local_irq_save(void);
 void wq_rs_local_irq_restore(unsigned long flags);
 void wq_rs_raw_spin_lock(raw_spinlock_t *lock);

@@ -15,7 +15,6 @@ mod workqueue;
 #[path = "generated/doctests.rs"]
 mod doctests;
 
-mod bench;
 mod common;
 mod control_tests;
 mod model_tests;

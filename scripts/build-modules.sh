@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build-modules.sh KDIR OUT: builds the project's modules (sample, tests, benchmarks) against
+# the kernel build KDIR, with the project's flags (warnings are errors, clippy, W=1), in OUT.
+#
+# Kbuild builds an external module where its sources are, and one tree is built against
+# several kernels (debug and production, each version), so each build gets a copy of the
+# sources in OUT. The copy only rewrites files whose contents changed, so that make stays
+# incremental.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+KDIR=$(cd "$1" && pwd)
+OUT=$2
+LLVM_ARG="LLVM=${LLVM:-$WQ_LLVM_SUFFIX}"
+
+mkdir -p "$OUT"
+python3 - "$WQ_ROOT" "$OUT" <<'PY'
+import filecmp, os, shutil, sys
+root, out = sys.argv[1], os.path.abspath(sys.argv[2])
+SOURCES = ("Kbuild", "src", "samples", "tests", "bench")
+SUFFIXES = (".rs", ".c", ".h", "Kbuild", ".json")
+wanted = set()
+for top in SOURCES:
+    path = os.path.join(root, top)
+    files = [path] if os.path.isfile(path) else [
+        os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs]
+    for f in files:
+        if not f.endswith(SUFFIXES) or ".mod." in f:
+            continue
+        rel = os.path.relpath(f, root)
+        wanted.add(rel)
+        dst = os.path.join(out, rel)
+        if not (os.path.exists(dst) and filecmp.cmp(f, dst, shallow=False)):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(f, dst)
+# Sources deleted from the tree go from the copy too (build products stay).
+for d, _, fs in os.walk(out):
+    for f in fs:
+        rel = os.path.relpath(os.path.join(d, f), out)
+        if rel.endswith((".rs", ".c", ".h")) and ".mod." not in rel and rel not in wanted:
+            os.remove(os.path.join(d, f))
+PY
+make -C "$KDIR" M="$OUT" "$LLVM_ARG" CLIPPY=1 KRUSTFLAGS=-Dwarnings W=1 modules
