@@ -53,9 +53,10 @@ kernel-debug kernel-prod: kernel-%: setup
 		mv $(BUILD)/kdir-$*.tmp $(BUILD)/kdir-$*
 	@echo ">>> $* kernel: $$(cat $(BUILD)/kdir-$*)"
 
+# The KUnit tables of the test module (its suites and the doc examples), and the
+# compile_fail examples.
 doctests:
-	@python3 $(SCRIPTS)/gen-doctests.py $(ROOT)/src $(ROOT)/tests/generated/doctests.rs \
-		$(if $(filter example,$(DEMO)),$(ROOT)/tests/demo)
+	@python3 $(SCRIPTS)/gen-kunit.py $(ROOT)/src $(ROOT)/tests $(ROOT)/tests/generated $(DEMO)
 
 ifndef KDIR
 # The module builds: clippy-driver compiles the objects too, and warnings are errors.

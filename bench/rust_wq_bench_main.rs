@@ -13,6 +13,7 @@
 
 use core::{
     ffi::c_void,
+    fmt::Write,
     ptr::NonNull,
     sync::atomic::{
         fence,
@@ -26,20 +27,17 @@ use kernel::{
     bindings,
     ffi::c_int,
     prelude::*,
-    str::CString,
-    sync::{
-        aref::{
-            ARef,
-            AlwaysRefCounted, //
-        },
-        Arc,
-    },
+    sync::Arc, //
 };
 
 #[path = "../src/workqueue.rs"]
 mod workqueue;
 
 use workqueue::{
+    compat::{
+        ARef,
+        AlwaysRefCounted, //
+    },
     impl_has_delayed_work,
     impl_has_tracked_delayed_work,
     impl_has_work,
@@ -58,10 +56,21 @@ use workqueue::{
     WorkItem, //
 };
 
+#[cfg(not(wq_kernel_6))]
 module! {
     type: Bench,
     name: "rust_wq_bench",
     authors: ["The workqueue authors"],
+    description: "Benchmarks of the Rust workqueue library against the kernel crate and C",
+    license: "GPL",
+}
+
+// The 6.12 kernel crate's `module!` spells it `author`.
+#[cfg(wq_kernel_6)]
+module! {
+    type: Bench,
+    name: "rust_wq_bench",
+    author: "The workqueue authors",
     description: "Benchmarks of the Rust workqueue library against the kernel crate and C",
     license: "GPL",
 }
@@ -374,6 +383,23 @@ impl Sample {
     }
 }
 
+/// A line of text being written, for the console.
+struct Line(KVec<u8>);
+
+impl Line {
+    fn as_str(&self) -> Result<&str> {
+        core::str::from_utf8(&self.0).map_err(|_| EINVAL)
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)
+    }
+}
+
 /// An implementation of a path: its column in the table, and a run of `n` operations.
 type Runner<'a> = (&'static str, &'a mut dyn FnMut(u32) -> Result<Sample>);
 
@@ -415,12 +441,8 @@ fn compare(plan: &Plan, path: &str, unit: &str, ops: u32, impls: &mut [Runner<'_
             samples[j].push(sample, GFP_KERNEL)?;
         }
     }
-    let mut json = KVec::new();
-    json.extend_from_slice(
-        CString::try_from_fmt(fmt!("{{\"path\":\"{path}\",\"unit\":\"{unit}\",\"cols\":{{"))?
-            .to_bytes(),
-        GFP_KERNEL,
-    )?;
+    let mut json = Line(KVec::new());
+    write!(json, "{{\"path\":\"{path}\",\"unit\":\"{unit}\",\"cols\":{{")?;
     for (i, (column, _)) in impls.iter().enumerate() {
         let pick = |f: fn(&Sample) -> u64| -> Result<u64> {
             let mut v = KVec::new();
@@ -431,13 +453,13 @@ fn compare(plan: &Plan, path: &str, unit: &str, ops: u32, impls: &mut [Runner<'_
         };
         let (value, p50, p99) = (pick(|s| s.value)?, pick(|s| s.p50)?, pick(|s| s.p99)?);
         let sep = if i == 0 { "" } else { "," };
-        let entry = CString::try_from_fmt(fmt!(
+        write!(
+            json,
             "{sep}\"{column}\":{{\"value\":{value},\"p50\":{p50},\"p99\":{p99}}}"
-        ))?;
-        json.extend_from_slice(entry.to_bytes(), GFP_KERNEL)?;
+        )?;
     }
-    json.extend_from_slice(b"}}", GFP_KERNEL)?;
-    let text = core::str::from_utf8(&json).map_err(|_| EINVAL)?;
+    write!(json, "}}}}")?;
+    let text = json.as_str()?;
     pr_info!("WQ-BENCH {text}\n");
     Ok(())
 }
@@ -883,11 +905,12 @@ fn throughput_one_queue(plan: &Plan) -> Result {
     let q = Builder::unbound().build(c"wq_bench_tput")?;
     let mut ctx = threads_ctx(plan, q.as_raw())?;
     let total = u64::from(plan.items) * plan.threads as u64;
-    let path = CString::try_from_fmt(fmt!(
+    let mut path = Line(KVec::new());
+    write!(
+        path,
         "{} threads x {} items, one unbound queue (queueing latency)",
-        plan.threads,
-        plan.items
-    ))?;
+        plan.threads, plan.items
+    )?;
     let mut run = |which: u8| -> Result<Sample> {
         ctx.which = which;
         let took = on_threads(plan.threads, &ctx, queue_and_wait_thread)?;
@@ -902,7 +925,7 @@ fn throughput_one_queue(plan: &Plan) -> Result {
     let cell = core::cell::RefCell::new(run);
     compare(
         plan,
-        path.to_str()?,
+        path.as_str()?,
         "items/s",
         0,
         &mut [
@@ -919,7 +942,7 @@ fn throughput_tracked(plan: &Plan, shared: bool) -> Result {
     let mut ctx = threads_ctx(plan, core::ptr::null_mut())?;
     for i in 0..queues {
         ctx.owned
-            .push(Builder::unbound().build_fmt(fmt!("wq_bench_own{i}"))?, GFP_KERNEL)?;
+            .push(Builder::unbound().build_fmt(format_args!("wq_bench_own{i}"))?, GFP_KERNEL)?;
         // SAFETY: Creates a queue, destroyed below.
         let cq = unsafe { c::wq_bench_c_alloc_unbound() };
         if cq.is_null() {
@@ -928,11 +951,13 @@ fn throughput_tracked(plan: &Plan, shared: bool) -> Result {
         ctx.cwq.push(cq, GFP_KERNEL)?;
     }
     let total = u64::from(plan.items) * plan.threads as u64;
-    let path = CString::try_from_fmt(fmt!(
+    let mut path = Line(KVec::new());
+    write!(
+        path,
         "tracked arm + cancel, {} threads, {}",
         plan.threads,
         if shared { "one shared queue" } else { "a queue each" }
-    ))?;
+    )?;
     let result = {
         let cell = core::cell::RefCell::new(&mut ctx);
         let mut run = |which: u8| -> Result<Sample> {
@@ -947,7 +972,7 @@ fn throughput_tracked(plan: &Plan, shared: bool) -> Result {
         let run = core::cell::RefCell::new(&mut run);
         compare(
             plan,
-            path.to_str()?,
+            path.as_str()?,
             "ops/s",
             0,
             &mut [

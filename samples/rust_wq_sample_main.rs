@@ -14,15 +14,9 @@ use core::sync::atomic::{
 };
 
 use kernel::{
+    bindings,
     prelude::*,
-    sync::{
-        Arc,
-        Completion, //
-    },
-    time::{
-        delay::fsleep,
-        Delta, //
-    },
+    sync::Arc, //
 };
 
 #[path = "../src/workqueue.rs"]
@@ -42,10 +36,21 @@ use workqueue::{
     WorkItem, //
 };
 
+#[cfg(not(wq_kernel_6))]
 module! {
     type: WqSample,
     name: "rust_wq_sample",
     authors: ["The workqueue authors"],
+    description: "Sample use of the Rust workqueue library: jobs with watchdogs",
+    license: "GPL",
+}
+
+// The 6.12 kernel crate's `module!` spells it `author`.
+#[cfg(wq_kernel_6)]
+module! {
+    type: WqSample,
+    name: "rust_wq_sample",
+    author: "The workqueue authors",
     description: "Sample use of the Rust workqueue library: jobs with watchdogs",
     license: "GPL",
 }
@@ -61,8 +66,6 @@ struct Job {
     cost_ms: u32,
     timeout_ms: u32,
     timed_out: AtomicBool,
-    #[pin]
-    done: Completion,
     #[pin]
     work: Work<Job, RUN>,
     #[pin]
@@ -82,7 +85,8 @@ impl WorkItem<RUN> for Job {
 
     fn run(this: Arc<Job>) {
         // The "hardware" is busy for a while.
-        fsleep(Delta::from_millis(this.cost_ms.into()));
+        // SAFETY: A work item runs in process context, where sleeping is allowed.
+        unsafe { bindings::msleep(this.cost_ms) };
         // Cancelling returns the reference the watchdog's queue held, if it had not fired.
         if this.watchdog.cancel().is_some() {
             pr_info!(
@@ -98,7 +102,6 @@ impl WorkItem<RUN> for Job {
                 this.cost_ms - this.timeout_ms
             );
         }
-        this.done.complete_all();
     }
 }
 
@@ -138,7 +141,6 @@ impl Device {
                 cost_ms,
                 timeout_ms,
                 timed_out: AtomicBool::new(false),
-                done <- Completion::new(),
                 work <- new_work!("Job::work"),
                 watchdog <- new_tracked_delayed_work!("Job::watchdog"),
             }),
@@ -195,8 +197,9 @@ impl kernel::Module for WqSample {
 
         let quick = device.submit(1, 10, 200)?;
         let slow = device.submit(2, 150, 40)?;
-        quick.done.wait_for_completion();
-        slow.done.wait_for_completion();
+        // Waiting for a job is flushing its work item.
+        quick.work.flush();
+        slow.work.flush();
         pr_info!(
             "jobs 1 and 2 finished; late: {}, {}\n",
             quick.timed_out.load(Ordering::Relaxed),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh debug|prod: builds a test kernel of $WQ_KERNEL out of tree into the cache
-# and prints its build directory.
+# build-kernel.sh debug|prod [--cached-only]: builds a test kernel of $WQ_KERNEL out of tree
+# into the cache and prints its build directory. With --cached-only it builds nothing, and
+# fails unless the kernel is already there.
 #
 #   debug: tinyconfig + configs/base.config + configs/debug.config (KASAN, lockdep, ...)
 #   prod:  tinyconfig + configs/base.config, no debug options: what drivers ship on
@@ -35,6 +36,7 @@ if [ -f "$KOUT/.wq-built" ]; then
 	echo "$KOUT"
 	exit 0
 fi
+[ "${2:-}" = --cached-only ] && exit 1
 
 kmake() {
 	make -C "$KSRC" O="$KOUT" "$LLVM_ARG" "$@"

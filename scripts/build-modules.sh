@@ -20,7 +20,7 @@ python3 - "$WQ_ROOT" "$OUT" <<'PY'
 import filecmp, os, shutil, sys
 root, out = sys.argv[1], os.path.abspath(sys.argv[2])
 SOURCES = ("Kbuild", "src", "samples", "tests", "bench")
-SUFFIXES = (".rs", ".c", ".h", "Kbuild", ".json")
+SUFFIXES = (".rs", ".c", ".h", ".mk", "Kbuild", ".json")
 wanted = set()
 for top in SOURCES:
     path = os.path.join(root, top)

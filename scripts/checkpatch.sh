@@ -7,8 +7,9 @@ set -euo pipefail
 
 KSRC=$(cat "$WQ_CACHE/src/$WQ_KPKG.stamp" 2>/dev/null) || die "no kernel source: run make setup"
 cd "$WQ_ROOT"
-# Sources only: Kbuild's generated *.mod.c files are not ours.
-mapfile -t files < <(find src samples tests -name '*.[ch]' ! -name '*.mod.c' | sort)
+# Sources only: Kbuild's generated *.mod.c files are not ours, nor is what scripts/ generates.
+mapfile -t files < <(find src samples tests bench -path tests/generated -prune -o \
+	-name '*.[ch]' ! -name '*.mod.c' -print | sort)
 [ ${#files[@]} -gt 0 ] || die "no C files found"
 # An out-of-tree module must build against several kernels: LINUX_VERSION_CODE tests in the
 # compatibility section of workqueue_helpers.c are the point, not a mistake, and 7.x-only

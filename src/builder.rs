@@ -19,6 +19,10 @@ use kernel::{
 };
 
 use super::{
+    compat::{
+        self,
+        CStr, //
+    },
     helpers,
     kind::{
         Bh,
@@ -134,7 +138,7 @@ impl HighPri for Bh {}
 /// use crate::workqueue::Builder;
 ///
 /// let io = Builder::percpu().mem_reclaim().highpri().max_active(8).build(c"mydrv-io")?;
-/// let jobs = Builder::ordered().freezable().build_fmt(fmt!("mydrv-jobs-{}", 3))?;
+/// let jobs = Builder::ordered().freezable().build_fmt(format_args!("mydrv-jobs-{}", 3))?;
 /// let reset = Builder::ordered().highpri().mem_reclaim().build(c"mydrv-reset")?;
 /// let bottom = Builder::bh().highpri().build(c"mydrv-bh")?;
 /// let lazy = Builder::power_efficient().build(c"mydrv-lazy")?;
@@ -172,7 +176,7 @@ impl<K: Known> Builder<K> {
         // SAFETY: `name` is a valid C string, copied by the call; the flags are a valid
         // combination for the kind, by construction of the builder.
         let wq = unsafe {
-            helpers::wq_rs_alloc_workqueue(name.as_char_ptr(), self.flags, self.max_active)
+            helpers::wq_rs_alloc_workqueue(compat::cstr_ptr(name), self.flags, self.max_active)
         };
         let wq = NonNull::new(wq).ok_or(AllocError)?;
         // SAFETY: The queue was just created, of kind `K` (each kind's entry point sets its
@@ -183,7 +187,7 @@ impl<K: Known> Builder<K> {
     /// Creates the queue, with a formatted name (see [`Builder::build`] on its length).
     pub fn build_fmt(self, name: fmt::Arguments<'_>) -> Result<OwnedQueue<K>, AllocError> {
         let name = CString::try_from_fmt(name).map_err(|_| AllocError)?;
-        self.build(&name)
+        self.build(compat::cstring_as_cstr(&name))
     }
 }
 

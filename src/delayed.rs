@@ -10,10 +10,7 @@ use core::marker::PhantomData;
 use kernel::{
     bindings,
     prelude::*,
-    sync::{
-        Arc,
-        LockClassKey, //
-    },
+    sync::Arc,
     types::Opaque, //
 };
 
@@ -21,7 +18,9 @@ use super::{
     compat::{
         self,
         ARef,
-        AlwaysRefCounted, //
+        AlwaysRefCounted,
+        CStr,
+        ClassKey, //
     },
     helpers,
     work::take_owner,
@@ -78,9 +77,9 @@ use super::{
 macro_rules! new_delayed_work {
     () => {
         $crate::workqueue::DelayedWork::new(
-            ::kernel::optional_name!(),
+            $crate::workqueue::compat::wq_optional_name!(),
             ::kernel::static_lock_class!(),
-            ::kernel::c_str!(::core::concat!(
+            $crate::workqueue::compat::wq_c_str!(::core::concat!(
                 ::core::file!(),
                 ":",
                 ::core::line!(),
@@ -91,9 +90,9 @@ macro_rules! new_delayed_work {
     };
     ($name:literal) => {
         $crate::workqueue::DelayedWork::new(
-            ::kernel::c_str!($name),
+            $crate::workqueue::compat::wq_c_str!($name),
             ::kernel::static_lock_class!(),
-            ::kernel::c_str!(::core::concat!($name, "_timer")),
+            $crate::workqueue::compat::wq_c_str!(::core::concat!($name, "_timer")),
             ::kernel::static_lock_class!(),
         )
     };
@@ -140,9 +139,9 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     #[inline]
     pub fn new(
         name: &'static CStr,
-        key: Pin<&'static LockClassKey>,
+        key: ClassKey,
         timer_name: &'static CStr,
-        timer_key: Pin<&'static LockClassKey>,
+        timer_key: ClassKey,
     ) -> impl PinInit<Self>
     where
         T: WorkItem<ID>,
@@ -157,10 +156,10 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
                     helpers::wq_rs_init_delayed_work(
                         slot,
                         Some(T::Pointer::run),
-                        name.as_char_ptr(),
-                        key.as_ptr().cast(),
-                        timer_name.as_char_ptr(),
-                        timer_key.as_ptr().cast(),
+                        compat::cstr_ptr(name),
+                        compat::class_key_ptr(key),
+                        compat::cstr_ptr(timer_name),
+                        compat::class_key_ptr(timer_key),
                     )
                 }
             }),
@@ -192,7 +191,7 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
         // CAST: `Work` is transparent over `work_struct`.
         let work = work.cast::<bindings::work_struct>();
         // SAFETY: By the caller's promise `work` is the `work` field of a `delayed_work`.
-        let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+        let dwork = unsafe { compat::wq_container_of!(work, bindings::delayed_work, work) };
         // CAST: `DelayedWork` is transparent over `delayed_work`.
         dwork.cast()
     }

@@ -55,6 +55,9 @@ extern "C" {
     /// `work_pending()`.
     pub(crate) fn wq_rs_work_pending(work: *mut bindings::work_struct) -> bool;
 
+    /// `nr_cpu_ids`.
+    pub(crate) fn wq_rs_nr_cpu_ids() -> c_uint;
+
     /// `cpu_online()`; `cpu` must be below `nr_cpu_ids`.
     pub(crate) fn wq_rs_cpu_online(cpu: c_uint) -> bool;
 

@@ -95,7 +95,7 @@ pub(crate) unsafe fn cancel_then_queue(
     queue: impl FnOnce(*mut bindings::delayed_work) -> bool,
 ) -> (bool, bool) {
     // SAFETY: By the caller's promise `work` is inside a live `delayed_work`.
-    let dwork = unsafe { kernel::container_of!(work, bindings::delayed_work, work) };
+    let dwork = unsafe { compat::wq_container_of!(work, bindings::delayed_work, work) };
     // SAFETY: `dwork` is live; cancelling without waiting is allowed in any context.
     let cancelled = unsafe { bindings::cancel_delayed_work(dwork) };
     (queue(dwork), cancelled)
@@ -320,18 +320,15 @@ impl<K: Kind> Queue<K> {
     ///     DelayedWork,
     ///     WorkItem, //
     /// };
-    /// use kernel::{
-    ///     sync::{
-    ///         Arc,
-    ///         Completion, //
-    ///     },
-    ///     time::Delta, //
+    /// use core::sync::atomic::{
+    ///     AtomicBool,
+    ///     Ordering, //
     /// };
+    /// use kernel::sync::Arc;
     ///
     /// #[pin_data]
     /// struct Timeout {
-    ///     #[pin]
-    ///     fired: Completion,
+    ///     fired: AtomicBool,
     ///     #[pin]
     ///     dwork: DelayedWork<Timeout>,
     /// }
@@ -344,19 +341,21 @@ impl<K: Kind> Queue<K> {
     ///     type Pointer = Arc<Timeout>;
     ///
     ///     fn run(this: Arc<Timeout>) {
-    ///         this.fired.complete_all();
+    ///         this.fired.store(true, Ordering::Release);
     ///     }
     /// }
     ///
     /// let t = Arc::pin_init(
-    ///     pin_init!(Timeout { fired <- Completion::new(), dwork <- new_delayed_work!() }),
+    ///     pin_init!(Timeout { fired: AtomicBool::new(false), dwork <- new_delayed_work!() }),
     ///     GFP_KERNEL,
     /// )?;
-    /// // The delay may be given in jiffies, in milliseconds or as a time span.
-    /// assert!(system().enqueue_delayed(t.clone(), Delta::from_millis(200)).is_ok());
+    /// // The delay may be given in jiffies, in milliseconds or as a time span (see `Delay`).
+    /// assert!(system().enqueue_delayed(t.clone(), Delay::from_millis(200)).is_ok());
     /// // While its timer is armed the item is pending, and a second enqueue hands it back.
     /// assert!(system().enqueue_delayed(t.clone(), Delay::from_millis(10)).is_err());
-    /// t.fired.wait_for_completion();
+    /// // Flushing runs it now and waits for it.
+    /// t.dwork.flush();
+    /// assert!(t.fired.load(Ordering::Acquire));
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
@@ -525,7 +524,7 @@ impl<K: Kind> Queue<K> {
                 bindings::queue_delayed_work_on(
                     cpu,
                     queue,
-                    kernel::container_of!(work, bindings::delayed_work, work),
+                    compat::wq_container_of!(work, bindings::delayed_work, work),
                     delay,
                 )
             })
@@ -540,21 +539,21 @@ impl<K: Kind> Queue<K> {
     ///
     /// ```
     /// use crate::workqueue::system;
-    /// use kernel::sync::{
-    ///     Arc,
-    ///     Completion, //
+    /// use core::sync::atomic::{
+    ///     AtomicBool,
+    ///     Ordering, //
     /// };
+    /// use kernel::sync::Arc;
     ///
-    /// let done = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
+    /// let done = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
     /// let signal = done.clone();
     /// let answer = KBox::new(42u32, GFP_KERNEL)?;
     /// system().try_spawn(GFP_KERNEL, move || {
     ///     // `answer` was moved into the closure.
-    ///     if *answer == 42 {
-    ///         signal.complete_all();
-    ///     }
+    ///     signal.store(*answer == 42, Ordering::Release);
     /// })?;
-    /// done.wait_for_completion();
+    /// system().flush();
+    /// assert!(done.load(Ordering::Acquire));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn try_spawn<T: 'static + Send + FnOnce()>(
@@ -631,7 +630,10 @@ impl<T: FnOnce()> WorkItem for ClosureWork<T> {
     type Pointer = Pin<KBox<Self>>;
 
     fn run(mut this: Pin<KBox<Self>>) {
-        if let Some(func) = this.as_mut().project().func.take() {
+        // SAFETY: Only `func` is touched, which is not structurally pinned (no `#[pin]`): taking
+        // it moves nothing that is. (Pin projections are not generated on every kernel.)
+        let this = unsafe { Pin::get_unchecked_mut(this.as_mut()) };
+        if let Some(func) = this.func.take() {
             func();
         }
     }

@@ -138,10 +138,7 @@ use kernel::{
     bindings,
     ffi::c_int,
     prelude::*,
-    sync::{
-        Arc,
-        LockClassKey, //
-    },
+    sync::Arc,
     time::Jiffies,
     types::Opaque, //
 };
@@ -150,7 +147,9 @@ use super::{
     compat::{
         self,
         ARef,
-        AlwaysRefCounted, //
+        AlwaysRefCounted,
+        CStr,
+        ClassKey, //
     },
     helpers,
     queue::cancel_then_queue,
@@ -402,9 +401,9 @@ unsafe impl<T: ?Sized, const ID: u64> Sync for TrackedDelayedWork<T, ID> {}
 macro_rules! new_tracked_delayed_work {
     () => {
         $crate::workqueue::TrackedDelayedWork::new(
-            ::kernel::optional_name!(),
+            $crate::workqueue::compat::wq_optional_name!(),
             ::kernel::static_lock_class!(),
-            ::kernel::c_str!(::core::concat!(
+            $crate::workqueue::compat::wq_c_str!(::core::concat!(
                 ::core::file!(),
                 ":",
                 ::core::line!(),
@@ -415,9 +414,9 @@ macro_rules! new_tracked_delayed_work {
     };
     ($name:literal) => {
         $crate::workqueue::TrackedDelayedWork::new(
-            ::kernel::c_str!($name),
+            $crate::workqueue::compat::wq_c_str!($name),
             ::kernel::static_lock_class!(),
-            ::kernel::c_str!(::core::concat!($name, "_timer")),
+            $crate::workqueue::compat::wq_c_str!(::core::concat!($name, "_timer")),
             ::kernel::static_lock_class!(),
         )
     };
@@ -428,9 +427,9 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     #[inline]
     pub fn new(
         name: &'static CStr,
-        key: Pin<&'static LockClassKey>,
+        key: ClassKey,
         timer_name: &'static CStr,
-        timer_key: Pin<&'static LockClassKey>,
+        timer_key: ClassKey,
     ) -> impl PinInit<Self>
     where
         T: WorkItem<ID> + HasTrackedDelayedWork<T, ID> + Sized,
@@ -447,10 +446,10 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
                         helpers::wq_rs_init_delayed_work(
                             slot,
                             Some(T::Pointer::run),
-                            name.as_char_ptr(),
-                            key.as_ptr().cast(),
-                            timer_name.as_char_ptr(),
-                            timer_key.as_ptr().cast(),
+                            compat::cstr_ptr(name),
+                            compat::class_key_ptr(key),
+                            compat::cstr_ptr(timer_name),
+                            compat::class_key_ptr(timer_key),
                         )
                     }
                 }),

@@ -13,10 +13,7 @@ use core::{
 use kernel::{
     bindings,
     prelude::*,
-    sync::{
-        Arc,
-        LockClassKey, //
-    },
+    sync::Arc,
     types::Opaque, //
 };
 
@@ -24,7 +21,9 @@ use super::{
     compat::{
         self,
         ARef,
-        AlwaysRefCounted, //
+        AlwaysRefCounted,
+        CStr,
+        ClassKey, //
     },
     helpers,
 };
@@ -67,7 +66,7 @@ use super::{
 macro_rules! new_work {
     ($($name:literal)?) => {
         $crate::workqueue::Work::new(
-            ::kernel::optional_name!($($name)?),
+            $crate::workqueue::compat::wq_optional_name!($($name)?),
             ::kernel::static_lock_class!(),
         )
     };
@@ -114,7 +113,7 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     ///
     /// Prefer [`new_work!`], which provides a name and a lockdep class for the call site.
     #[inline]
-    pub fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self>
+    pub fn new(name: &'static CStr, key: ClassKey) -> impl PinInit<Self>
     where
         T: WorkItem<ID>,
     {
@@ -128,8 +127,8 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
                     helpers::wq_rs_init_work(
                         slot,
                         Some(T::Pointer::run),
-                        name.as_char_ptr(),
-                        key.as_ptr().cast(),
+                        compat::cstr_ptr(name),
+                        compat::class_key_ptr(key),
                     )
                 }
             }),
@@ -189,15 +188,15 @@ where
     ///     Work,
     ///     WorkItem, //
     /// };
-    /// use kernel::sync::{
-    ///     Arc,
-    ///     Completion, //
+    /// use core::sync::atomic::{
+    ///     AtomicBool,
+    ///     Ordering, //
     /// };
+    /// use kernel::sync::Arc;
     ///
     /// #[pin_data]
     /// struct Task {
-    ///     #[pin]
-    ///     gate: Completion,
+    ///     go: AtomicBool,
     ///     #[pin]
     ///     work: Work<Task>,
     /// }
@@ -210,13 +209,16 @@ where
     ///     type Pointer = Arc<Task>;
     ///
     ///     fn run(this: Arc<Task>) {
-    ///         this.gate.wait_for_completion();
+    ///         // Holds the queue until told to go.
+    ///         while !this.go.load(Ordering::Acquire) {
+    ///             core::hint::spin_loop();
+    ///         }
     ///     }
     /// }
     ///
     /// let q = Builder::ordered().build(c"cancel-example")?;
     /// let new_task = || Arc::pin_init(
-    ///     pin_init!(Task { gate <- Completion::new(), work <- new_work!() }),
+    ///     pin_init!(Task { go: AtomicBool::new(false), work <- new_work!() }),
     ///     GFP_KERNEL,
     /// );
     /// let (first, second) = (new_task()?, new_task()?);
@@ -225,7 +227,7 @@ where
     /// // `second` waits behind `first` on the ordered queue: cancel it, get the queue's `Arc`.
     /// let owner = second.work.cancel();
     /// assert!(owner.is_some());
-    /// first.gate.complete_all();
+    /// first.go.store(true, Ordering::Release);
     /// // After the run, there is nothing to cancel.
     /// q.flush();
     /// assert!(first.work.cancel().is_none());
@@ -479,7 +481,7 @@ macro_rules! impl_has_work {
                 ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
             ) -> *mut Self {
                 // SAFETY: The caller promises `ptr` is the `$field` field of a valid `Self`.
-                unsafe { ::kernel::container_of!(ptr, Self, $field) }
+                unsafe { $crate::workqueue::compat::wq_container_of!(ptr, Self, $field) }
             }
         }
     )*};
@@ -515,7 +517,7 @@ macro_rules! impl_has_work_in_field {
                 // valid `Self`.
                 let holder = unsafe { $crate::workqueue::$holder::from_work(ptr) };
                 // SAFETY: As above: `holder` is the `$field` field of that `Self`.
-                unsafe { ::kernel::container_of!(holder, Self, $field) }
+                unsafe { $crate::workqueue::compat::wq_container_of!(holder, Self, $field) }
             }
         }
     };

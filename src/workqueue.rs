@@ -50,16 +50,16 @@
 //!     Work,
 //!     WorkItem, //
 //! };
-//! use kernel::sync::{
-//!     Arc,
-//!     Completion, //
+//! use core::sync::atomic::{
+//!     AtomicBool,
+//!     Ordering, //
 //! };
+//! use kernel::sync::Arc;
 //!
 //! #[pin_data]
 //! struct Greeter {
 //!     name: &'static str,
-//!     #[pin]
-//!     done: Completion,
+//!     greeted: AtomicBool,
 //!     #[pin]
 //!     work: Work<Greeter>,
 //! }
@@ -73,17 +73,18 @@
 //!
 //!     fn run(this: Arc<Greeter>) {
 //!         pr_info!("hello, {}\n", this.name);
-//!         this.done.complete_all();
+//!         this.greeted.store(true, Ordering::Release);
 //!     }
 //! }
 //!
 //! let greeter = Arc::pin_init(
-//!     pin_init!(Greeter { name: "world", done <- Completion::new(), work <- new_work!() }),
+//!     pin_init!(Greeter { name: "world", greeted: AtomicBool::new(false), work <- new_work!() }),
 //!     GFP_KERNEL,
 //! )?;
 //! system().enqueue(greeter.clone()).map_err(|_| EBUSY)?;
-//! greeter.done.wait_for_completion();
-//! system().flush();
+//! // Waits for the run, if it has not happened yet.
+//! greeter.work.flush();
+//! assert!(greeter.greeted.load(Ordering::Acquire));
 //! // The queue's reference was dropped after `run`: ours is the only one left.
 //! assert!(Arc::into_unique_or_drop(greeter).is_some());
 //! # Ok::<(), Error>(())
@@ -139,7 +140,7 @@
 #![allow(unreachable_pub, dead_code, unused_imports, unused_macros)]
 
 mod builder;
-mod compat;
+pub(crate) mod compat;
 mod delay;
 mod delayed;
 mod helpers;

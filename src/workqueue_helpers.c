@@ -14,16 +14,27 @@
 #include "workqueue_helpers.h"
 
 /*
- * Kernel-version compatibility, C side. 6.17 split the per-CPU and default system queues
- * out of the deprecated system_wq/system_unbound_wq and added WQ_PERCPU; before that a
- * queue without WQ_UNBOUND was per-CPU.
+ * Kernel-version compatibility, C side.
+ *
+ * 6.17 added WQ_PERCPU, which per-CPU queues must carry from then on; before, a queue
+ * without WQ_UNBOUND was per-CPU (6.12 has the flag backported, but refuses it with WQ_BH).
+ *
+ * 6.17 also split system_percpu_wq and system_dfl_wq out of system_wq and system_unbound_wq,
+ * which 7.2 deprecates (a warning on every enqueue). 6.12.y carries the new queues since
+ * 6.12.77 (with the old ones not deprecated).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 #define WQ_RS_PERCPU		WQ_PERCPU
+#else
+#define WQ_RS_PERCPU		0
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0) || \
+	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 77) && \
+	 LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0))
 #define WQ_RS_SYSTEM_PERCPU	system_percpu_wq
 #define WQ_RS_SYSTEM_DFL	system_dfl_wq
 #else
-#define WQ_RS_PERCPU		0
 #define WQ_RS_SYSTEM_PERCPU	system_wq
 #define WQ_RS_SYSTEM_DFL	system_unbound_wq
 #endif
@@ -59,7 +70,7 @@ void wq_rs_init_delayed_work(struct delayed_work *dwork, work_func_t func,
 			     TIMER_IRQSAFE, timer_name, timer_key);
 }
 
-/* alloc_workqueue() is a macro over alloc_workqueue_noprof(). */
+/* alloc_workqueue() is a macro over alloc_workqueue_noprof() from 6.10 on, variadic always. */
 struct workqueue_struct *wq_rs_alloc_workqueue(const char *name,
 					       unsigned int flags,
 					       int max_active)
@@ -83,6 +94,12 @@ struct workqueue_struct *const *const wq_rs_system_dfl_wq = &WQ_RS_SYSTEM_DFL;
 bool wq_rs_work_pending(struct work_struct *work)
 {
 	return work_pending(work);
+}
+
+/* nr_cpu_ids is a macro where the number of CPUs is fixed at build time. */
+unsigned int wq_rs_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
 }
 
 /* cpu_online() and cpu_possible() are inline; callers check cpu < nr_cpu_ids first. */

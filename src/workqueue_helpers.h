@@ -21,6 +21,7 @@ unsigned int wq_rs_percpu_flag(void);
 extern struct workqueue_struct *const *const wq_rs_system_percpu_wq;
 extern struct workqueue_struct *const *const wq_rs_system_dfl_wq;
 bool wq_rs_work_pending(struct work_struct *work);
+unsigned int wq_rs_nr_cpu_ids(void);
 bool wq_rs_cpu_online(unsigned int cpu);
 bool wq_rs_cpu_possible(unsigned int cpu);
 void wq_rs_item_lock_init(raw_spinlock_t *lock);

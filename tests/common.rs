@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What several suites use: observing the kernel from a test, and shared test items.
+//! What several suites use: observing the kernel from a test, what the kernel crate of every
+//! supported kernel does not offer (time spans and sleeping, completions, the current CPU,
+//! randomness, CPU hotplug), and shared test items.
 
 use core::{
     ptr::NonNull,
@@ -15,25 +17,24 @@ use kernel::{
     bindings,
     ffi::{
         c_char,
+        c_int,
         c_long,
-        c_uint, //
+        c_uint,
+        c_ulong, //
     },
     prelude::*,
-    sync::{
-        aref::{
-            ARef,
-            AlwaysRefCounted, //
-        },
-        Arc, Completion,
-    },
-    time::{
-        delay::fsleep,
-        Delta,
-        Jiffies, //
-    },
+    sync::Arc,
+    time::Jiffies,
+    types::Opaque, //
 };
 
 use crate::workqueue::{
+    compat::{
+        self,
+        ARef,
+        AlwaysRefCounted,
+        CStr, //
+    },
     impl_has_work,
     new_work,
     Builder,
@@ -46,17 +47,127 @@ extern "C" {
     fn wq_test_in_serving_softirq() -> bool;
     fn wq_test_in_task() -> bool;
     fn wq_test_jiffies() -> Jiffies;
+    fn wq_test_now_ns() -> u64;
+    fn wq_test_fsleep(usecs: c_ulong);
+    fn wq_test_udelay(usecs: c_ulong);
+    fn wq_test_current_cpu() -> c_uint;
+    fn wq_test_random_u64() -> u64;
+    fn wq_test_cpu_down(cpu: c_uint) -> c_int;
+    fn wq_test_cpu_up(cpu: c_uint) -> c_int;
+    fn wq_test_completion_init(done: *mut bindings::completion);
     fn wq_test_read_file(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
     fn wq_test_fail_allocations(fail: bool) -> bool;
     fn wq_test_num_online_cpus() -> c_uint;
     fn wq_test_skip(reason: *const c_char);
 }
 
+/// Time spans, sleeping and spinning, as the tests use them (`kernel::time` on newer kernels).
+pub(crate) mod time {
+    use super::{
+        wq_test_fsleep,
+        wq_test_now_ns,
+        wq_test_udelay, //
+    };
+
+    /// A time span, in microseconds.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Delta(u64);
+
+    impl Delta {
+        pub(crate) fn from_millis(ms: i64) -> Self {
+            Self(u64::try_from(ms).unwrap_or(0).saturating_mul(1000))
+        }
+
+        pub(crate) fn from_micros(us: i64) -> Self {
+            Self(u64::try_from(us).unwrap_or(0))
+        }
+    }
+
+    /// Sleeps for about `d` (`fsleep()`).
+    pub(crate) fn fsleep(d: Delta) {
+        // SAFETY: Sleeps; the tests call it from process context.
+        unsafe { wq_test_fsleep(d.0 as usize) }
+    }
+
+    /// Spins for `d` (`udelay()`).
+    pub(crate) fn udelay(d: Delta) {
+        // SAFETY: Spins; allowed in any context.
+        unsafe { wq_test_udelay(d.0 as usize) }
+    }
+
+    /// Now, in nanoseconds of the monotonic clock.
+    pub(crate) fn now_ns() -> u64 {
+        // SAFETY: Reads the clock.
+        unsafe { wq_test_now_ns() }
+    }
+}
+
+/// A C completion, as the tests use it (`kernel::sync::Completion` on newer kernels).
+#[pin_data]
+pub(crate) struct Completion {
+    #[pin]
+    done: Opaque<bindings::completion>,
+}
+
+// SAFETY: A completion is signalled and waited for from any thread; C synchronises it.
+unsafe impl Send for Completion {}
+// SAFETY: As above.
+unsafe impl Sync for Completion {}
+
+impl Completion {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes and pinned.
+            done <- Opaque::ffi_init(|slot| unsafe { wq_test_completion_init(slot) }),
+        })
+    }
+
+    pub(crate) fn complete_all(&self) {
+        // SAFETY: The completion is initialised.
+        unsafe { bindings::complete_all(compat::opaque_ptr(&self.done)) }
+    }
+
+    pub(crate) fn wait_for_completion(&self) {
+        // SAFETY: The completion is initialised.
+        unsafe { bindings::wait_for_completion(compat::opaque_ptr(&self.done)) }
+    }
+}
+
+/// The CPU the caller runs on (it may move right after).
+pub(crate) fn current_cpu() -> u32 {
+    // SAFETY: Reads the current CPU number.
+    unsafe { wq_test_current_cpu() }
+}
+
+/// The number of CPU ids.
+pub(crate) fn nr_cpu_ids() -> u32 {
+    compat::nr_cpu_ids()
+}
+
+/// Takes `cpu` offline (`remove_cpu()`); returns the C answer.
+pub(crate) fn cpu_down(cpu: u32) -> i32 {
+    // SAFETY: Hotplug from process context.
+    unsafe { wq_test_cpu_down(cpu) }
+}
+
+/// Brings `cpu` back online (`add_cpu()`); returns the C answer.
+pub(crate) fn cpu_up(cpu: u32) -> i32 {
+    // SAFETY: Hotplug from process context.
+    unsafe { wq_test_cpu_up(cpu) }
+}
+
+/// A random number below `n` (`n` > 0).
+pub(crate) fn random_below(n: u32) -> u32 {
+    // SAFETY: Always safe to call.
+    (unsafe { wq_test_random_u64() } % u64::from(n)) as u32
+}
+
 /// Reads a (small) file, such as a sysfs attribute; `None` if it cannot be opened.
 pub(crate) fn read_file(path: &CStr) -> Option<KVec<u8>> {
     let mut buf = [0u8; 128];
     // SAFETY: `path` is a C string and `buf` is writable for its length.
-    let n = unsafe { wq_test_read_file(path.as_char_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n =
+        unsafe { wq_test_read_file(compat::cstr_ptr(path), buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).ok()?;
     let mut v = KVec::new();
     v.extend_from_slice(&buf[..n], GFP_KERNEL).ok()?;
@@ -80,7 +191,7 @@ pub(crate) fn with_failing_allocations<R>(f: impl FnOnce() -> R) -> Option<R> {
 pub(crate) fn skip(reason: &CStr) {
     pr_info!("skipped: {}\n", reason.to_str().unwrap_or("?"));
     // SAFETY: `reason` is a C string; the helper copies it.
-    unsafe { wq_test_skip(reason.as_char_ptr()) };
+    unsafe { wq_test_skip(compat::cstr_ptr(reason)) };
 }
 
 /// Whether the caller runs as a softirq (a BH work item does).
@@ -107,7 +218,7 @@ pub(crate) fn wait_until(ms: u32, cond: impl Fn() -> bool) -> bool {
         if cond() {
             return true;
         }
-        fsleep(Delta::from_millis(1));
+        time::fsleep(time::Delta::from_millis(1));
     }
     cond()
 }
@@ -190,7 +301,7 @@ impl WorkItem for Echo {
 
     fn run(this: Arc<Echo>) {
         if this.sleep_ms > 0 {
-            fsleep(Delta::from_millis(this.sleep_ms.into()));
+            time::fsleep(time::Delta::from_millis(this.sleep_ms.into()));
         }
         this.runs.fetch_add(1, Ordering::AcqRel);
         if this.left.load(Ordering::Acquire) > 0 {
@@ -209,7 +320,7 @@ pub(crate) struct Rng(u64);
 impl Rng {
     pub(crate) fn new() -> Self {
         // SAFETY: Always safe to call.
-        let seed = unsafe { bindings::get_random_u64() };
+        let seed = unsafe { wq_test_random_u64() };
         Self(seed | 1)
     }
 

@@ -3,10 +3,15 @@
 //! Lifecycle control: cancel (returning the owner), flush, drain, re-arm, per-CPU enqueue,
 //! disable and enable.
 
-use kernel::prelude::*;
+// KUnit suite: workqueue_control
+pub(crate) mod tests {
+    #[allow(unused_imports)]
+    use crate::kunit::{
+        kassert as assert,
+        kassert_eq as assert_eq,
+        kassert_ne as assert_ne, //
+    };
 
-#[kunit_tests(workqueue_control)]
-mod tests {
     use core::{
         ptr::NonNull,
         sync::atomic::{
@@ -17,39 +22,28 @@ mod tests {
     };
 
     use kernel::{
-        bindings,
-        cpu::{
-            nr_cpu_ids,
-            CpuId, //
-        },
         prelude::*,
-        sync::{
-            aref::{
-                ARef,
-                AlwaysRefCounted, //
-            },
-            Arc, Completion,
-        },
-        time::{
-            delay::{
-                fsleep,
-                udelay, //
-            },
-            msecs_to_jiffies,
-            Delta,
-            Jiffies, //
-        },
+        sync::Arc,
+        time::{msecs_to_jiffies, Jiffies},
     };
 
     use crate::{
         common::{
+            current_cpu,
             into_aref,
             jiffies,
+            nr_cpu_ids,
             release_boxed,
+            time::{fsleep, udelay, Delta},
             wait_until,
+            Completion,
             Echo, //
         },
         workqueue::{
+            compat::{
+                ARef,
+                AlwaysRefCounted, //
+            },
             impl_has_delayed_work,
             impl_has_tracked_delayed_work,
             impl_has_work,
@@ -107,7 +101,7 @@ mod tests {
         }
 
         fn record(&self) {
-            self.cpu.store(CpuId::current().as_u32(), Ordering::Relaxed);
+            self.cpu.store(current_cpu(), Ordering::Relaxed);
             self.ran_at.store(jiffies(), Ordering::Relaxed);
             if self.gated {
                 self.gate.wait_for_completion();
@@ -140,8 +134,7 @@ mod tests {
         Arc::into_unique_or_drop(item).is_some()
     }
 
-    #[test]
-    fn cancel_before_the_run_returns_the_owner() -> Result {
+    pub(crate) fn cancel_before_the_run_returns_the_owner() -> Result {
         let q = Builder::ordered().build(c"wq_rs_ctl_cancel")?;
         let blocker = Item::new(true)?;
         let target = Item::new(false)?;
@@ -159,8 +152,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn cancel_after_the_run_returns_nothing() -> Result {
+    pub(crate) fn cancel_after_the_run_returns_nothing() -> Result {
         let item = Item::new(false)?;
         assert!(system().enqueue::<_, 0>(item.clone()).is_ok());
         // It may already have run (then there is nothing to wait for): either way it is done.
@@ -171,8 +163,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn cancel_of_an_armed_delayed_item_returns_the_owner_and_it_never_runs() -> Result {
+    pub(crate) fn cancel_of_an_armed_delayed_item_returns_the_owner_and_it_never_runs() -> Result {
         let item = Item::new(false)?;
         assert!(system()
             .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(100))
@@ -221,8 +212,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cancel_returns_the_owner_of_an_aref_item() -> Result {
+    pub(crate) fn cancel_returns_the_owner_of_an_aref_item() -> Result {
         let item: ARef<Counted> = into_aref(KBox::pin_init(
             pin_init!(Counted {
                 refs: AtomicUsize::new(1),
@@ -249,15 +239,14 @@ mod tests {
 
     /// The item runs on the other CPU while this one cancels it: for every round exactly one
     /// of "it ran" and "its owner came back" happens.
-    #[test]
-    fn cancel_racing_with_the_run_on_another_cpu_is_exact() -> Result {
+    pub(crate) fn cancel_racing_with_the_run_on_another_cpu_is_exact() -> Result {
         const ROUNDS: u32 = 10_000;
         // The test boot has two CPUs; with one there would be no race to test.
         assert!(nr_cpu_ids() >= 2);
         let item = Item::new(false)?;
         let (mut cancelled, mut ran) = (0u32, 0u32);
         for round in 0..ROUNDS {
-            let other = (CpuId::current().as_u32() + 1) % nr_cpu_ids();
+            let other = (current_cpu() + 1) % nr_cpu_ids();
             let before = item.runs();
             assert!(matches!(
                 system().enqueue_on::<_, 0>(other, item.clone()),
@@ -284,8 +273,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn flush_waits_for_the_item() -> Result {
+    pub(crate) fn flush_waits_for_the_item() -> Result {
         let item = Item::new(true)?;
         assert!(system_long_enqueue(&item));
         let releaser = item.clone();
@@ -305,8 +293,7 @@ mod tests {
             .is_ok()
     }
 
-    #[test]
-    fn a_flushed_delayed_item_runs_at_once() -> Result {
+    pub(crate) fn a_flushed_delayed_item_runs_at_once() -> Result {
         let item = Item::new(false)?;
         let start = jiffies();
         assert!(system()
@@ -321,8 +308,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn drain_empties_the_queue_even_when_items_requeue_themselves() -> Result {
+    pub(crate) fn drain_empties_the_queue_even_when_items_requeue_themselves() -> Result {
         let mut q = Builder::unbound().max_active(2).build(c"wq_rs_ctl_drain")?;
         let mut echoes = KVec::new();
         for _ in 0..6 {
@@ -348,8 +334,7 @@ mod tests {
         item.ran_at.load(Ordering::Acquire).wrapping_sub(since)
     }
 
-    #[test]
-    fn mod_delayed_shortens_and_lengthens_and_queues_an_idle_item() -> Result {
+    pub(crate) fn mod_delayed_shortens_and_lengthens_and_queues_an_idle_item() -> Result {
         // Shorten: 60 s becomes 10 jiffies; the queue's previous owner comes back.
         let item = Item::new(false)?;
         assert!(system()
@@ -408,8 +393,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn mod_delayed_on_an_owned_queue_rearms_a_tracked_item() -> Result {
+    pub(crate) fn mod_delayed_on_an_owned_queue_rearms_a_tracked_item() -> Result {
         let q = Builder::unbound().build(c"wq_rs_ctl_rearm")?;
         let t = Arc::pin_init(
             pin_init!(Tracked { runs: AtomicU32::new(0), dwork <- new_tracked_delayed_work!() }),
@@ -431,8 +415,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn enqueue_on_cpu_n_runs_on_cpu_n() -> Result {
+    pub(crate) fn enqueue_on_cpu_n_runs_on_cpu_n() -> Result {
         for cpu in 0..nr_cpu_ids() {
             let item = Item::new(false)?;
             assert!(matches!(
@@ -454,8 +437,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn enqueue_on_a_missing_cpu_is_refused_and_an_offline_one_only_where_it_must_be_online(
+    pub(crate) fn enqueue_on_a_missing_cpu_is_refused_and_an_offline_one_only_where_it_must_be_online(
     ) -> Result {
         let item = Item::new(false)?;
         let unbound = Builder::unbound().build(c"wq_rs_ctl_hint")?;
@@ -475,8 +457,8 @@ mod tests {
             }
         }
         assert!(nr_cpu_ids() >= 2);
-        // SAFETY: CPU 1 exists; taking it offline is allowed from this context.
-        assert_eq!(unsafe { bindings::remove_cpu(1) }, 0);
+        // CPU 1 exists; a test may take it offline for a moment.
+        assert_eq!(crate::common::cpu_down(1), 0);
         // Per-CPU: the CPU must be online. Unbound: it is a hint, and the item runs anyway.
         let percpu = system().enqueue_on::<_, 0>(1, item.clone());
         let hinted = unbound.enqueue_on::<_, 0>(1, item.clone());
@@ -485,8 +467,7 @@ mod tests {
         let timer =
             crate::workqueue::system_unbound().enqueue_delayed_on::<_, 1>(1, item.clone(), delay);
         unbound.flush();
-        // SAFETY: Brings back the CPU taken offline above.
-        assert_eq!(unsafe { bindings::add_cpu(1) }, 0);
+        assert_eq!(crate::common::cpu_up(1), 0);
         for answer in [percpu, timer] {
             match answer {
                 Err((e, back)) => {
@@ -504,8 +485,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_disabled_item_is_refused_until_enabled() -> Result {
+    pub(crate) fn a_disabled_item_is_refused_until_enabled() -> Result {
         let item = Item::new(false)?;
         let (owner, disabled) = item.work.disable();
         assert!(owner.is_none());

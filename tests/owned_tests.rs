@@ -3,10 +3,15 @@
 //! Behaviour of driver-owned queues: kinds, modifiers, names, and a drop that is sound with
 //! delayed work still armed.
 
-use kernel::prelude::*;
+// KUnit suite: workqueue_owned
+pub(crate) mod tests {
+    #[allow(unused_imports)]
+    use crate::kunit::{
+        kassert as assert,
+        kassert_eq as assert_eq,
+        kassert_ne as assert_ne, //
+    };
 
-#[kunit_tests(workqueue_owned)]
-mod tests {
     use core::{
         ptr::NonNull,
         sync::atomic::{
@@ -18,22 +23,10 @@ mod tests {
     };
 
     use kernel::{
-        bindings,
         prelude::*,
         str::CString,
-        sync::{
-            aref::{
-                ARef,
-                AlwaysRefCounted, //
-            },
-            Arc, Completion,
-        },
-        time::{
-            delay::fsleep,
-            msecs_to_jiffies,
-            Delta,
-            Jiffies, //
-        },
+        sync::Arc,
+        time::{msecs_to_jiffies, Jiffies},
     };
 
     use crate::{
@@ -41,14 +34,22 @@ mod tests {
             in_serving_softirq,
             into_aref,
             jiffies,
+            random_below,
             read_file,
             release_boxed,
             skip,
+            time::{fsleep, Delta},
             wait_until,
             with_failing_allocations,
+            Completion,
             Echo, //
         },
         workqueue::{
+            compat::{
+                self,
+                ARef,
+                AlwaysRefCounted, //
+            },
             impl_has_tracked_delayed_work,
             kind::{
                 self,
@@ -79,8 +80,7 @@ mod tests {
         Ok(softirq.load(Ordering::Relaxed))
     }
 
-    #[test]
-    fn every_kind_with_every_valid_modifier_builds_and_runs() -> Result {
+    pub(crate) fn every_kind_with_every_valid_modifier_builds_and_runs() -> Result {
         let u = Builder::unbound().build(c"wq_rs_u")?;
         let u_all = Builder::unbound()
             .max_active(3)
@@ -167,8 +167,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn ordered_queue_runs_one_item_at_a_time_in_fifo_order() -> Result {
+    pub(crate) fn ordered_queue_runs_one_item_at_a_time_in_fifo_order() -> Result {
         let q = Builder::ordered().build(c"wq_rs_fifo")?;
         let tally = Tally::new()?;
         spawn_numbered(&q, &tally, 64)?;
@@ -179,8 +178,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn max_active_one_never_runs_two_items_at_once() -> Result {
+    pub(crate) fn max_active_one_never_runs_two_items_at_once() -> Result {
         let q = Builder::unbound().max_active(1).build(c"wq_rs_one")?;
         let tally = Tally::new()?;
         spawn_numbered(&q, &tally, 64)?;
@@ -192,8 +190,7 @@ mod tests {
 
     /// The control for the two tests above: without a limit, the same items do overlap, so
     /// a max of 1 there is the queue's doing and not an artefact of the test.
-    #[test]
-    fn unlimited_queue_does_run_items_at_once() -> Result {
+    pub(crate) fn unlimited_queue_does_run_items_at_once() -> Result {
         let q = Builder::unbound().max_active(16).build(c"wq_rs_many")?;
         let tally = Tally::new()?;
         spawn_numbered(&q, &tally, 64)?;
@@ -203,12 +200,13 @@ mod tests {
     }
 
     fn sysfs_attr(queue: &str, attr: &str) -> Result<Option<KVec<u8>>> {
-        let path = CString::try_from_fmt(fmt!("/sys/devices/virtual/workqueue/{queue}/{attr}"))?;
-        Ok(read_file(&path))
+        let path = CString::try_from_fmt(format_args!(
+            "/sys/devices/virtual/workqueue/{queue}/{attr}"
+        ))?;
+        Ok(read_file(compat::cstring_as_cstr(&path)))
     }
 
-    #[test]
-    fn sysfs_queue_appears_under_sys_devices_virtual_workqueue() -> Result {
+    pub(crate) fn sysfs_queue_appears_under_sys_devices_virtual_workqueue() -> Result {
         assert!(sysfs_attr("wq_rs_sysfs", "max_active")?.is_none());
         let q = Builder::unbound()
             .max_active(7)
@@ -227,19 +225,17 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn build_fmt_names_the_queue() -> Result {
+    pub(crate) fn build_fmt_names_the_queue() -> Result {
         let _q = Builder::unbound()
             .sysfs()
-            .build_fmt(fmt!("wq_rs_dev{}_{}", 7, "tx"))?;
+            .build_fmt(format_args!("wq_rs_dev{}_{}", 7, "tx"))?;
         assert!(sysfs_attr("wq_rs_dev7_tx", "max_active")?.is_some());
         Ok(())
     }
 
     /// As the C side documents: names are truncated to 31 bytes and `max_active` is clamped
     /// to `WQ_MAX_ACTIVE` (each with a line in the kernel log, not a warning splat).
-    #[test]
-    fn overlong_name_is_truncated_and_max_active_clamped() -> Result {
+    pub(crate) fn overlong_name_is_truncated_and_max_active_clamped() -> Result {
         let long = c"wq_rs_a_name_well_over_31_bytes_long";
         let _q = Builder::unbound().max_active(5000).sysfs().build(long)?;
         let truncated = "wq_rs_a_name_well_over_31_bytes";
@@ -258,8 +254,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn failed_allocations_return_errors_and_run_nothing() -> Result {
+    pub(crate) fn failed_allocations_return_errors_and_run_nothing() -> Result {
         static DROPPED: AtomicU32 = AtomicU32::new(0);
         static RAN: AtomicU32 = AtomicU32::new(0);
         struct Witness;
@@ -290,8 +285,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn drop_waits_for_queued_running_and_requeued_items() -> Result {
+    pub(crate) fn drop_waits_for_queued_running_and_requeued_items() -> Result {
         let q = Builder::unbound().max_active(2).build(c"wq_rs_drain")?;
         let mut workers = KVec::new();
         for i in 0..8u32 {
@@ -333,7 +327,7 @@ mod tests {
     #[pin_data(PinnedDrop)]
     struct Boxed {
         fate: &'static Fate,
-        ran: bool,
+        ran: AtomicBool,
         #[pin]
         dwork: TrackedDelayedWork<Boxed>,
     }
@@ -345,16 +339,16 @@ mod tests {
     impl WorkItem for Boxed {
         type Pointer = Pin<KBox<Boxed>>;
 
-        fn run(mut this: Pin<KBox<Boxed>>) {
+        fn run(this: Pin<KBox<Boxed>>) {
             this.fate.ran.fetch_add(1, Ordering::AcqRel);
-            *this.as_mut().project().ran = true;
+            this.ran.store(true, Ordering::Release);
         }
     }
 
     #[pinned_drop]
     impl PinnedDrop for Boxed {
         fn drop(self: Pin<&mut Self>) {
-            if !self.ran {
+            if !self.ran.load(Ordering::Acquire) {
                 self.fate.freed_unrun.fetch_add(1, Ordering::AcqRel);
             }
             self.fate.freed.fetch_add(1, Ordering::AcqRel);
@@ -363,7 +357,11 @@ mod tests {
 
     fn boxed(fate: &'static Fate) -> Result<Pin<KBox<Boxed>>> {
         KBox::pin_init(
-            pin_init!(Boxed { fate, ran: false, dwork <- new_tracked_delayed_work!("Boxed") }),
+            pin_init!(Boxed {
+                fate,
+                ran: AtomicBool::new(false),
+                dwork <- new_tracked_delayed_work!("Boxed"),
+            }),
             GFP_KERNEL,
         )
     }
@@ -481,8 +479,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn drop_with_1000_armed_items_returns_at_once_and_releases_each_once() -> Result {
+    pub(crate) fn drop_with_1000_armed_items_returns_at_once_and_releases_each_once() -> Result {
         static FATE: Fate = Fate::new();
         let q = Builder::percpu().build(c"wq_rs_armed")?;
         for i in 0..1000 {
@@ -500,16 +497,9 @@ mod tests {
         Ok(())
     }
 
-    fn random_below(n: u32) -> u32 {
-        // SAFETY: Always safe to call.
-        let r = unsafe { bindings::get_random_u32() };
-        r % n
-    }
-
     /// Timers fire while the queue is being dropped: every item must either run or be
     /// released unrun, exactly once.
-    #[test]
-    fn drop_racing_with_firing_timers_runs_or_releases_each_item_once() -> Result {
+    pub(crate) fn drop_racing_with_firing_timers_runs_or_releases_each_item_once() -> Result {
         static FATE: Fate = Fate::new();
         const ROUNDS: usize = 100;
         const ITEMS: usize = 48;
@@ -545,8 +535,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn cancel_of_an_armed_tracked_item_returns_its_owner() -> Result {
+    pub(crate) fn cancel_of_an_armed_tracked_item_returns_its_owner() -> Result {
         static FATE: Fate = Fate::new();
         let q = Builder::ordered().build(c"wq_rs_cancel")?;
         let s = Arc::pin_init(

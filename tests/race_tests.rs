@@ -10,10 +10,15 @@
 //! still linked to a registry, and that each `Arc` is unique again: every owner the queues
 //! held was released exactly once.
 
-use kernel::prelude::*;
+// KUnit suite: workqueue_races
+pub(crate) mod tests {
+    #[allow(unused_imports)]
+    use crate::kunit::{
+        kassert as assert,
+        kassert_eq as assert_eq,
+        kassert_ne as assert_ne, //
+    };
 
-#[kunit_tests(workqueue_races)]
-mod tests {
     use core::sync::atomic::{
         AtomicBool,
         AtomicU32,
@@ -24,17 +29,14 @@ mod tests {
     use kernel::{
         prelude::*,
         sync::Arc,
-        time::{
-            delay::udelay,
-            Delta,
-            Jiffies, //
-        },
+        time::Jiffies, //
     };
 
     use crate::{
         common::{
             online_cpus,
             run_threads,
+            time::{udelay, Delta},
             Rng, //
         },
         workqueue::{
@@ -130,7 +132,7 @@ mod tests {
             assert!(threads >= 2);
             let mut qs = KVec::new();
             for i in 0..queues {
-                let q = Builder::unbound().build_fmt(fmt!("wq_rs_race{i}"))?;
+                let q = Builder::unbound().build_fmt(format_args!("wq_rs_race{i}"))?;
                 qs.push(Some(q), GFP_KERNEL)?;
             }
             let mut items = KVec::new();
@@ -212,8 +214,7 @@ mod tests {
 
     /// Every thread arms its item (or the shared one) with a short delay and cancels it while
     /// its timer fires and it runs on another CPU.
-    #[test]
-    fn cancel_racing_the_run_returns_or_runs_each_instance_once() -> Result {
+    pub(crate) fn cancel_racing_the_run_returns_or_runs_each_instance_once() -> Result {
         let ctx = Ctx::new(1)?;
         run_threads(ctx.threads(), &ctx, |ctx, t| {
             let mut rng = Rng::new();
@@ -234,8 +235,8 @@ mod tests {
     }
 
     /// As above with `disable`, whose guard then enables the item while others arm it.
-    #[test]
-    fn disable_and_enable_racing_the_run_and_arms_account_for_every_instance() -> Result {
+    pub(crate) fn disable_and_enable_racing_the_run_and_arms_account_for_every_instance() -> Result
+    {
         let ctx = Ctx::new(1)?;
         run_threads(ctx.threads(), &ctx, |ctx, t| {
             let mut rng = Rng::new();
@@ -264,8 +265,7 @@ mod tests {
 
     /// Every round arms an item on queue A with a short delay, then keeps trying to arm it on
     /// queue B while A's timer fires and the instance runs.
-    #[test]
-    fn arming_on_b_racing_the_fire_on_a_moves_the_item_once_it_ran() -> Result {
+    pub(crate) fn arming_on_b_racing_the_fire_on_a_moves_the_item_once_it_ran() -> Result {
         let ctx = Ctx::new(2)?;
         run_threads(ctx.threads(), &ctx, |ctx, t| {
             let mut rng = Rng::new();
@@ -294,8 +294,8 @@ mod tests {
     /// A thread builds queue A, arms the items on it and drops it, round after round, while
     /// the other threads re-arm the same items onto queue B (taking A's instances) and cancel
     /// them.
-    #[test]
-    fn drop_racing_rearms_from_other_threads_releases_or_moves_each_instance_once() -> Result {
+    pub(crate) fn drop_racing_rearms_from_other_threads_releases_or_moves_each_instance_once(
+    ) -> Result {
         let ctx = Ctx::new(1)?;
         run_threads(ctx.threads(), &ctx, |ctx, t| {
             let mut rng = Rng::new();
@@ -331,8 +331,7 @@ mod tests {
 
     /// A thread arms the items on its queue and drains it, round after round, while the other
     /// threads flush and cancel the same items: no timer may fire into the drain.
-    #[test]
-    fn drain_with_armed_items_cancels_them_and_runs_the_queued_ones() -> Result {
+    pub(crate) fn drain_with_armed_items_cancels_them_and_runs_the_queued_ones() -> Result {
         let ctx = Ctx::new(0)?;
         run_threads(ctx.threads(), &ctx, |ctx, t| {
             let mut rng = Rng::new();

@@ -4,16 +4,23 @@
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
 #include <linux/bottom_half.h>
+#include <linux/bug.h>
+#include <linux/completion.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
-#include <linux/pid.h>
-#include <linux/rcupdate.h>
-#include <linux/sched/task.h>
 #include <linux/jiffies.h>
+#include <linux/pid.h>
 #include <linux/preempt.h>
+#include <linux/random.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/smp.h>
+#include <linux/timekeeping.h>
 
 #include "test_helpers.h"
 
@@ -30,6 +37,50 @@ bool wq_test_in_task(void)
 unsigned long wq_test_jiffies(void)
 {
 	return jiffies;
+}
+
+/*
+ * What the tests need that the kernel crate of every supported kernel does not have: time,
+ * sleeping and spinning, the current CPU, randomness, CPU hotplug, completions.
+ */
+u64 wq_test_now_ns(void)
+{
+	return ktime_get_ns();
+}
+
+void wq_test_fsleep(unsigned long usecs)
+{
+	fsleep(usecs);
+}
+
+void wq_test_udelay(unsigned long usecs)
+{
+	udelay(usecs);
+}
+
+unsigned int wq_test_current_cpu(void)
+{
+	return raw_smp_processor_id();
+}
+
+u64 wq_test_random_u64(void)
+{
+	return get_random_u64();
+}
+
+int wq_test_cpu_down(unsigned int cpu)
+{
+	return remove_cpu(cpu);
+}
+
+int wq_test_cpu_up(unsigned int cpu)
+{
+	return add_cpu(cpu);
+}
+
+void wq_test_completion_init(struct completion *done)
+{
+	init_completion(done);
 }
 
 /*
@@ -86,6 +137,25 @@ bool wq_test_fail_allocations(bool fail)
 #endif
 }
 
+/*
+ * A failed assertion at @file:@line of a Rust test, reported as KUnit reports its own (with
+ * that location), ending the case. Outside a KUnit case it is only printed.
+ */
+void wq_test_assert_failed(const char *file, int line, const char *what)
+{
+	struct kunit *test = kunit_get_current_test();
+	const struct kunit_loc loc = { .file = file, .line = line };
+	const struct kunit_fail_assert assert = {};
+
+	if (!test) {
+		pr_err("ASSERTION FAILED at %s:%d: %s (not in a KUnit case)\n", file, line, what);
+		return;
+	}
+	__kunit_do_failed_assertion(test, &loc, KUNIT_ASSERTION, &assert.assert,
+				    kunit_fail_assert_format, "%s", what);
+	__kunit_abort(test);
+}
+
 /* Marks the running KUnit case skipped, with @reason; the case then returns as passed. */
 void wq_test_skip(const char *reason)
 {
@@ -93,4 +163,10 @@ void wq_test_skip(const char *reason)
 
 	if (test)
 		kunit_mark_skipped(test, "%s", reason);
+}
+
+/* Only for `make check DEMO=warn` (tests/demo/warn.rs): a kernel warning, on purpose. */
+void wq_test_demo_warn(void)
+{
+	WARN_ON(1);
 }

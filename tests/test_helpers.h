@@ -8,9 +8,20 @@
 bool wq_test_in_serving_softirq(void);
 bool wq_test_in_task(void);
 unsigned long wq_test_jiffies(void);
+u64 wq_test_now_ns(void);
+void wq_test_fsleep(unsigned long usecs);
+void wq_test_udelay(unsigned long usecs);
+unsigned int wq_test_current_cpu(void);
+u64 wq_test_random_u64(void);
+int wq_test_cpu_down(unsigned int cpu);
+int wq_test_cpu_up(unsigned int cpu);
+struct completion;
+void wq_test_completion_init(struct completion *done);
 ssize_t wq_test_read_file(const char *path, char *buf, size_t len);
 unsigned int wq_test_num_online_cpus(void);
 bool wq_test_fail_allocations(bool fail);
 void wq_test_skip(const char *reason);
+void wq_test_assert_failed(const char *file, int line, const char *what);
+void wq_test_demo_warn(void);
 
 #endif /* WORKQUEUE_RS_TEST_HELPERS_H */

@@ -2,10 +2,15 @@
 
 //! Behaviour of plain and delayed work items on the system queues.
 
-use kernel::prelude::*;
+// KUnit suite: workqueue_work
+pub(crate) mod tests {
+    #[allow(unused_imports)]
+    use crate::kunit::{
+        kassert as assert,
+        kassert_eq as assert_eq,
+        kassert_ne as assert_ne, //
+    };
 
-#[kunit_tests(workqueue_work)]
-mod tests {
     use core::{
         ptr::NonNull,
         sync::atomic::{
@@ -19,18 +24,8 @@ mod tests {
     use kernel::{
         bindings,
         prelude::*,
-        sync::{
-            aref::{
-                ARef,
-                AlwaysRefCounted, //
-            },
-            Arc,
-        },
-        time::{
-            delay::fsleep,
-            Delta,
-            Jiffies, //
-        },
+        sync::Arc,
+        time::Jiffies, //
     };
 
     use crate::{
@@ -40,9 +35,14 @@ mod tests {
             into_aref,
             jiffies,
             release_boxed,
+            time::{fsleep, Delta},
             wait_until, //
         },
         workqueue::{
+            compat::{
+                ARef,
+                AlwaysRefCounted, //
+            },
             impl_has_delayed_work,
             impl_has_work,
             new_delayed_work,
@@ -130,8 +130,7 @@ mod tests {
         Arc::into_unique_or_drop(arc).is_some()
     }
 
-    #[test]
-    fn arc_item_runs_once_and_its_reference_comes_back() -> Result {
+    pub(crate) fn arc_item_runs_once_and_its_reference_comes_back() -> Result {
         let p = probe(0)?;
         assert!(system().enqueue(p.clone()).is_ok());
         system().flush();
@@ -141,8 +140,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn each_enqueue_runs_once() -> Result {
+    pub(crate) fn each_enqueue_runs_once() -> Result {
         let p = probe(0)?;
         for _ in 0..100 {
             // Wait for the previous run so that every enqueue finds the item idle.
@@ -155,8 +153,7 @@ mod tests {
     }
 
     /// Flushing the queue an item was given waits for it: it ran on that queue, not another.
-    #[test]
-    fn item_runs_on_the_queue_it_was_given() -> Result {
+    pub(crate) fn item_runs_on_the_queue_it_was_given() -> Result {
         let queues: [(&str, &'static Queue); 9] = [
             ("system", system()),
             ("system_highpri", system_highpri()),
@@ -186,8 +183,7 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn bh_queues_run_items_in_softirq_context() -> Result {
+    pub(crate) fn bh_queues_run_items_in_softirq_context() -> Result {
         for q in [system_bh(), system_bh_highpri()] {
             let p = bh_probe()?;
             assert!(q.enqueue(p.clone()).is_ok());
@@ -202,8 +198,7 @@ mod tests {
 
     /// `system()` and `system_unbound()` avoid the deprecated C queues (the console scan
     /// fails the run on the "enqueued on deprecated workqueue" warning as well).
-    #[test]
-    fn system_queues_are_not_the_deprecated_ones() {
+    pub(crate) fn system_queues_are_not_the_deprecated_ones() {
         // SAFETY: Reading the addresses of kernel globals set up at boot.
         let (deprecated, deprecated_unbound, percpu, dfl) = unsafe {
             (
@@ -219,8 +214,7 @@ mod tests {
         assert!(system_unbound().as_raw() != deprecated_unbound);
     }
 
-    #[test]
-    fn queue_converts_to_and_from_the_kernel_crate_queue() {
+    pub(crate) fn queue_converts_to_and_from_the_kernel_crate_queue() {
         let theirs: &kernel::workqueue::Queue = system_long().as_kernel();
         let ours: &Queue = theirs.into();
         assert!(ours.as_raw() == system_long().as_raw());
@@ -228,8 +222,7 @@ mod tests {
 
     /// An item with a delay is pending; enqueueing it again hands the `Arc` back, and it
     /// still runs only once.
-    #[test]
-    fn enqueue_of_a_pending_arc_item_hands_it_back() -> Result {
+    pub(crate) fn enqueue_of_a_pending_arc_item_hands_it_back() -> Result {
         #[pin_data]
         struct Late {
             runs: AtomicU32,
@@ -318,8 +311,7 @@ mod tests {
         )?))
     }
 
-    #[test]
-    fn aref_items_run_hand_back_and_release_exactly_once() -> Result {
+    pub(crate) fn aref_items_run_hand_back_and_release_exactly_once() -> Result {
         let freed_before = REF_ITEMS_FREED.load(Ordering::Acquire);
         let item = ref_item()?;
         assert!(system()
@@ -372,8 +364,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn boxed_items_run_once_and_are_freed() -> Result {
+    pub(crate) fn boxed_items_run_once_and_are_freed() -> Result {
         let runs = BOX_RUNS.load(Ordering::Acquire);
         let freed = BOXES_FREED.load(Ordering::Acquire);
         for _ in 0..10 {
@@ -391,8 +382,7 @@ mod tests {
 
     /// C refuses to queue a disabled item: the box comes back to the caller, unrun and not
     /// freed, instead of being dropped on the way.
-    #[test]
-    fn a_refused_box_enqueue_hands_the_box_back() -> Result {
+    pub(crate) fn a_refused_box_enqueue_hands_the_box_back() -> Result {
         let runs = BOX_RUNS.load(Ordering::Acquire);
         let freed = BOXES_FREED.load(Ordering::Acquire);
         let b = KBox::pin_init(
@@ -416,8 +406,7 @@ mod tests {
     }
 
     /// One struct, two work fields: both can be queued at once and each runs its own `run`.
-    #[test]
-    fn two_work_fields_of_one_struct_run_independently() -> Result {
+    pub(crate) fn two_work_fields_of_one_struct_run_independently() -> Result {
         #[pin_data]
         struct Twin {
             first: AtomicU32,
@@ -498,13 +487,17 @@ mod tests {
         Ok(waited)
     }
 
-    #[test]
-    fn delayed_item_does_not_run_before_its_delay() -> Result {
+    pub(crate) fn delayed_item_does_not_run_before_its_delay() -> Result {
+        // A time span, where the kernel crate has them (and milliseconds where not).
+        #[cfg(not(wq_kernel_6))]
+        let span = Delay::from(kernel::time::Delta::from_millis(150));
+        #[cfg(wq_kernel_6)]
+        let span = Delay::from_millis(150);
         for delay in [
             Delay::from_jiffies(1),
             Delay::from_jiffies(10),
             Delay::from_millis(100),
-            Delay::from(Delta::from_millis(150)),
+            span,
         ] {
             let waited = delayed_runs_after(delay)?;
             if waited < delay.as_jiffies() {
@@ -515,16 +508,14 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn plain_enqueue_of_a_delayed_item_runs_it_at_once() -> Result {
+    pub(crate) fn plain_enqueue_of_a_delayed_item_runs_it_at_once() -> Result {
         let waited = delayed_runs_after(Delay::ZERO)?;
         // "At once": well under the shortest delay the tests above use.
         assert!(waited < 10);
         Ok(())
     }
 
-    #[test]
-    fn closures_run_with_their_moved_values() -> Result {
+    pub(crate) fn closures_run_with_their_moved_values() -> Result {
         static SEEN: AtomicU32 = AtomicU32::new(0);
         let before = SEEN.load(Ordering::Acquire);
         for i in 1..=5u32 {
