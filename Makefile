@@ -5,6 +5,8 @@
 #   make run     set up, build the test kernel and the modules, boot QEMU, load the sample
 #   make check   the same set-up, then every quality gate and every KUnit suite
 #   make bench   boot the production kernel with four CPUs and run the benchmarks
+#   make doc     the library's rustdoc HTML, under .build/doc/
+#   make kunit   the suites built into a kernel and run by kunit.py run
 #
 # KERNEL=7.3 (default), 7.2 or 6.12 selects the kernel version for each of them.
 #
@@ -29,7 +31,7 @@ kdir_debug = $$(cat $(BUILD)/kdir-debug)
 kdir_prod = $$(cat $(BUILD)/kdir-prod)
 
 .PHONY: all setup kernel kernel-debug kernel-prod doctests modules modules-prod compile-fail \
-	fmt fmtcheck checkpatch rust-analyzer run check bench clean
+	fmt fmtcheck checkpatch rust-analyzer doc kunit run check bench clean
 
 ifdef KDIR
 # Someone's own kernel tree: build in place, the way Kbuild builds any external module.
@@ -83,12 +85,22 @@ checkpatch:
 rust-analyzer: kernel-debug doctests
 	@bash $(SCRIPTS)/rust-analyzer.sh $(kdir_debug)
 
+# The library's rustdoc HTML, under .build/doc/, linked to the kernel crate's.
+doc: modules-prod
+	@bash $(SCRIPTS)/rustdoc.sh $(kdir_prod) $(BUILD)/prod
+
+# The suites built into the kernel and run by kunit.py, as kernel developers do
+# (KUNIT_ARGS="--filter_glob=workqueue_control.*" runs one suite).
+KUNIT_ARGS ?=
+kunit: setup doctests
+	@bash $(SCRIPTS)/kunit-run.sh $(KUNIT_ARGS)
+
 run: modules
 	@bash $(SCRIPTS)/qemu-kunit.sh run $(kdir_debug) $(BUILD)/debug
 
 # The functional suites run on the debug kernel; the production kernel builds everything
 # too, and runs a short smoke of the benchmarks so that they cannot rot.
-check: fmtcheck checkpatch modules modules-prod compile-fail rust-analyzer
+check: fmtcheck checkpatch modules modules-prod compile-fail rust-analyzer doc
 	@bash $(SCRIPTS)/qemu-kunit.sh check $(kdir_debug) $(BUILD)/debug
 	@bash $(SCRIPTS)/qemu-kunit.sh smoke $(kdir_prod) $(BUILD)/prod
 

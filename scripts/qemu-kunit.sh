@@ -131,22 +131,7 @@ fi
 
 # --- kernel reports --------------------------------------------------------------------
 # Anything here fails the run, whatever KUnit said.
-REPORTS='WARNING:|BUG:|Oops|KASAN|possible (circular|recursive) locking|inconsistent lock state|'
-REPORTS+='lockdep|unreferenced object|ODEBUG|blocked for more than|hung_task|'
-REPORTS+='Kernel panic|Call Trace:|general protection|enqueued on deprecated workqueue|'
-REPORTS+='suspected memory leak'
-# Boot banners that merely announce a detector is on. Boot-time KUnit runs only our suites
-# (kunit.filter_glob), so the kernel's own tests cannot add reports of their own.
-BENIGN='KernelAddressSanitizer initialized|kmemleak: Kernel memory leak detector initialized|'
-BENIGN+='Lock dependency validator|lockdep: fixed|... MAX_LOCK|... MAX_LOCKDEP|'
-BENIGN+='... CHAINHASH|... CLASSHASH|RCU lockdep checking is enabled|'
-# The kernel echoes its command line, which names the hung-task setting.
-BENIGN+='[Cc]ommand line:'
-if grep -nE "$REPORTS" "$console" | grep -vE "$BENIGN" >"$OUT/reports.txt"; then
-	echo "FAIL: kernel reports in the console:" >&2
-	cat "$OUT/reports.txt" >&2
-	failed=1
-fi
+bash "$WQ_ROOT/scripts/scan-reports.sh" "$console" "$OUT/reports.txt" || failed=1
 
 if [ "$MODE" = run ]; then
 	echo "----- kernel log of the sample -----"

@@ -46,7 +46,7 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 #[pin_data]
 struct OwnedInner {
     queue: NonNull<bindings::workqueue_struct>,
-    /// The tracked items armed on the queue with a delay (see [`tracked`](super::tracked)).
+    /// The tracked items armed on the queue with a delay (see [`super::tracked`]).
     #[pin]
     armed: Registry,
 }
@@ -80,7 +80,7 @@ struct OwnedInner {
 /// `inner.queue` is a live workqueue of kind `K` that only this `OwnedQueue` destroys, and
 /// `inner.armed` is its registry: every tracked item whose latest arming was a delayed one on
 /// this queue, and which no cancel pass has unlinked since, is linked to it (see
-/// [`tracked`](super::tracked)).
+/// [`super::tracked`]).
 ///
 /// # Examples
 ///

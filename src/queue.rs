@@ -106,7 +106,7 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 
 /// A kernel workqueue of kind `K`, borrowed: `&Queue<K>` is valid as long as the queue is.
 ///
-/// The kernel's own queues are returned by [`system`](super::system) and its siblings as
+/// The kernel's own queues are returned by [`system`](super::system()) and its siblings as
 /// `&'static Queue<K>`, and an [`OwnedQueue<K>`](super::OwnedQueue) dereferences to
 /// `Queue<K>`. The kind (see [`kind`](super::kind)) decides the lockdep class of
 /// [`Queue::try_spawn`]'s closures and what a CPU number means to [`Queue::enqueue_on`]; plain

@@ -23,7 +23,8 @@
 //! # Invariants
 //!
 //! - **A. Only arming queues a tracked item.** Tracked items do not implement
-//!   [`HasUntrackedWork`](super::HasUntrackedWork) nor [`HasDelayedWork`], so
+//!   [`HasUntrackedWork`](super::HasUntrackedWork) nor
+//!   [`HasDelayedWork`](super::HasDelayedWork), so
 //!   [`Queue::enqueue`](super::Queue::enqueue) and `Queue::enqueue_delayed` refuse them; they
 //!   are queued only by [`arm`] and [`rearm`], each of which calls C with the item's lock
 //!   held. The *latest arming* of an item is thus the latest successful one of those calls.
@@ -106,7 +107,7 @@
 //!   the two cancels; that one returns or releases the owner. `cancel_delayed_work_sync()`
 //!   disables the item while it waits, which makes arms fail meanwhile (handing the pointer
 //!   back), not the pass.
-//! - *Enable and anything*: a [`Disabled`](super::Disabled) guard enables only an item it
+//! - *Enable and anything*: a [`super::Disabled`] guard enables only an item it
 //!   disabled, so nothing is pending (C refuses to queue a disabled item) and `enable_work()`
 //!   takes nothing; while it holds PENDING, a concurrent cancel spins briefly (C).
 //! - *Flush and the cancel pass*: if the flush deleted the timer first, the pass's cancel
