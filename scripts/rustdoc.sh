@@ -6,9 +6,8 @@
 # links into `kernel::` work. Missing docs on public items and broken intra-doc links fail.
 #
 # The library is mounted by drivers as `crate::workqueue`, so it is documented the same way:
-# a small crate, `workqueue_rs`, whose `workqueue` module is src/workqueue.rs. Crate-visible
-# items are documented too: in the driver's crate that mounts it, the macros (`new_work!`,
-# `impl_has_work!`, ...) and the `tracked` module with the protocol are crate-visible. The rustdoc
+# a small crate, `workqueue_rs`, whose `workqueue` module is src/workqueue.rs. (Its macros,
+# crate-visible in a driver's crate, are exported when documenting, `cfg(doc)`.) The rustdoc
 # flags are those Kbuild gave rustc for the modules in MODDIR (target, features, cfgs),
 # without what only matters to code generation and lints.
 set -euo pipefail
@@ -74,8 +73,7 @@ cp -a "$KDOC/." "$OUT/"
 eval "set -- $flags"
 RUSTC_BOOTSTRAP=1 OBJTREE="$KDIR" rustdoc "$@" \
 	--crate-type rlib --crate-name workqueue_rs \
-	--document-private-items -A rustdoc::private_intra_doc_links \
-	-D missing_docs -D rustdoc::broken_intra_doc_links \
+	-D missing_docs -D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links \
 	-D warnings \
 	--output "$OUT" "$root/workqueue_rs.rs" 2>&1 | tee "$WQ_ROOT/.build/rustdoc.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "rustdoc failed (see .build/rustdoc.log)"

@@ -74,6 +74,9 @@ use super::{
 /// assert!(!dog.timeout.is_pending());
 /// # Ok::<(), Error>(())
 /// ```
+// The library is built into the driver's crate, where its macros are crate-visible, not
+// exported; its documentation shows them as the driver's crate sees them.
+#[cfg_attr(doc, macro_export)]
 macro_rules! new_delayed_work {
     () => {
         $crate::workqueue::DelayedWork::new(
@@ -373,6 +376,9 @@ pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasUntrackedWork<T, ID> {
 ///     impl{T} HasDelayedWork<Retry<T>> for Retry<T> { self.backoff }
 /// }
 /// ```
+// The library is built into the driver's crate, where its macros are crate-visible, not
+// exported; its documentation shows them as the driver's crate sees them.
+#[cfg_attr(doc, macro_export)]
 macro_rules! impl_has_delayed_work {
     ($(impl$({$($generics:tt)*})?
        HasDelayedWork<$work_type:ty $(, $id:tt)?>

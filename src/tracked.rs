@@ -13,7 +13,7 @@
 //! # State
 //!
 //! - Per item, under the item's own lock: `home`, the registry its link is in, or none.
-//! - Per owned queue: its [`Registry`], a list of links under the registry's own lock.
+//! - Per owned queue: its `Registry`, a list of links under the registry's own lock.
 //!
 //! Both locks are raw spinlocks, taken with interrupts off. The lock order is item, then
 //! registry; one who holds a registry's lock only *tries* an item's lock. No lock is shared
@@ -26,7 +26,7 @@
 //!   [`HasUntrackedWork`](super::HasUntrackedWork) nor
 //!   [`HasDelayedWork`](super::HasDelayedWork), so
 //!   [`Queue::enqueue`](super::Queue::enqueue) and `Queue::enqueue_delayed` refuse them; they
-//!   are queued only by [`arm`] and [`rearm`], each of which calls C with the item's lock
+//!   are queued only by `arm` and `rearm`, each of which calls C with the item's lock
 //!   held. The *latest arming* of an item is thus the latest successful one of those calls.
 //! - **B. `home` follows the latest arming.** An arming that succeeds sets `home` to its
 //!   queue's registry if it had a delay, and to none if not, before the item's lock is
@@ -42,7 +42,7 @@
 //!   needs a newer arming (impossible while the instance is pending), Q's cancel pass (which
 //!   takes the instance, see below) or the item's drop (impossible while the instance holds
 //!   an owner).
-//! - **E. Linked means alive.** [`Tracked`]'s drop unlinks the item under both locks before
+//! - **E. Linked means alive.** `Tracked`'s drop unlinks the item under both locks before
 //!   its memory goes, and pinning guarantees that the drop runs before pinned memory is
 //!   reused (for an `ARef` item, whose `AlwaysRefCounted::dec_ref` frees it, this is that
 //!   implementation's duty: it must drop the object before freeing it, as the pinning of the
@@ -54,11 +54,11 @@
 //!
 //! # Operations
 //!
-//! - **Arm** ([`arm`]: `OwnedQueue::enqueue_delayed`, `enqueue_delayed_on`): item lock;
+//! - **Arm** (`arm`: `OwnedQueue::enqueue_delayed`, `enqueue_delayed_on`): item lock;
 //!   `queue_delayed_work_on()`; if it queued, move the link to the queue's registry (delay) or
 //!   out of any (no delay: the instance is on the worklist at once, and destroy or drain will
 //!   run it). Moving takes the old registry's lock to unlink, then the new one's to link.
-//! - **Re-arm** ([`rearm`]: `OwnedQueue::mod_delayed`), on the same or another queue: item
+//! - **Re-arm** (`rearm`: `OwnedQueue::mod_delayed`), on the same or another queue: item
 //!   lock; `cancel_delayed_work()`, which takes a pending instance (its owner goes back to the
 //!   caller); `queue_delayed_work_on()`; then as for arm.
 //! - **Timer fire, run**: C alone. Tracked items use the plain work function; nothing changes
@@ -69,7 +69,7 @@
 //!   ours. They take or wait for instances and may leave a stale link. Of them only flush
 //!   queues: `flush_delayed_work()` deletes a pending timer and queues the instance on
 //!   `dwork->wq` at once, with interrupts off. By D that queue is `home`'s, alive.
-//! - **Cancel pass** ([`cancel_armed`]: queue drop, `OwnedQueue::drain`,
+//! - **Cancel pass** (`cancel_armed`: queue drop, `OwnedQueue::drain`,
 //!   `OwnedQueue::destroy`): until the registry is empty: registry lock; first link; try its
 //!   item's lock, and if it is taken drop both and start again; unlink, `home` := none;
 //!   registry unlock; `cancel_delayed_work()`; item unlock; if the cancel took an instance,
@@ -80,7 +80,7 @@
 //!   instance is in a timer for Q, in its callback or queued by it: each such item was linked
 //!   to Q (D) and has been passed. None can appear later: arming on Q needs
 //!   `&OwnedQueue`, and the pass runs under `&mut` or in the drop.
-//! - **Item drop** ([`Tracked`]'s `PinnedDrop`): item lock; if linked, `home`'s lock; unlink.
+//! - **Item drop** (`Tracked`'s `PinnedDrop`): item lock; if linked, `home`'s lock; unlink.
 //! - **Queue drop**: cancel pass; `destroy_workqueue()`, which runs what is queued and waits
 //!   for what started; free the (empty) registry. **Drain**: cancel pass;
 //!   `drain_workqueue()`, which no timer can disturb, by the pass.
@@ -399,6 +399,9 @@ unsafe impl<T: ?Sized, const ID: u64> Sync for TrackedDelayedWork<T, ID> {}
 /// assert!(!r.backoff.is_pending());
 /// # Ok::<(), Error>(())
 /// ```
+// The library is built into the driver's crate, where its macros are crate-visible, not
+// exported; its documentation shows them as the driver's crate sees them.
+#[cfg_attr(doc, macro_export)]
 macro_rules! new_tracked_delayed_work {
     () => {
         $crate::workqueue::TrackedDelayedWork::new(
@@ -595,6 +598,9 @@ pub unsafe trait HasTrackedDelayedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
 ///     impl HasTrackedDelayedWork<Self> for Job { self.watchdog }
 /// }
 /// ```
+// The library is built into the driver's crate, where its macros are crate-visible, not
+// exported; its documentation shows them as the driver's crate sees them.
+#[cfg_attr(doc, macro_export)]
 macro_rules! impl_has_tracked_delayed_work {
     ($(impl$({$($generics:tt)*})?
        HasTrackedDelayedWork<$work_type:ty $(, $id:tt)?>

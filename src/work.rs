@@ -63,6 +63,9 @@ use super::{
 /// assert!(!job.work.is_pending());
 /// # Ok::<(), Error>(())
 /// ```
+// The library is built into the driver's crate, where its macros are crate-visible, not
+// exported; its documentation shows them as the driver's crate sees them.
+#[cfg_attr(doc, macro_export)]
 macro_rules! new_work {
     ($($name:literal)?) => {
         $crate::workqueue::Work::new(
@@ -453,6 +456,9 @@ pub unsafe trait HasUntrackedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
 /// let dev = core::mem::MaybeUninit::<Device>::uninit();
 /// assert_eq!(offset_of_poll(dev.as_ptr().cast_mut()), core::mem::offset_of!(Device, poll));
 /// ```
+// The library is built into the driver's crate, where its macros are crate-visible, not
+// exported; its documentation shows them as the driver's crate sees them.
+#[cfg_attr(doc, macro_export)]
 macro_rules! impl_has_work {
     ($(impl$({$($generics:tt)*})?
        HasWork<$work_type:ty $(, $id:tt)?>

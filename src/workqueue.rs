@@ -149,7 +149,7 @@ mod owned;
 mod queue;
 mod registry;
 mod system;
-pub(crate) mod tracked;
+pub mod tracked;
 mod work;
 
 pub use builder::{
