@@ -19,8 +19,16 @@ RUSTC=rustc python3 "$KSRC/scripts/generate_rust_analyzer.py" "$edition" "$KSRC"
 	"$sysroot" "$sysroot/lib/rustlib/src/rust/library" "$WQ_ROOT" >"$WQ_ROOT/rust-project.json"
 python3 - "$WQ_ROOT/rust-project.json" "$WQ_ROOT" <<'PY'
 import json, sys
-crates = json.load(open(sys.argv[1]))["crates"]
-ours = [c["display_name"] for c in crates if c["root_module"].startswith(sys.argv[2])]
+path, root = sys.argv[1], sys.argv[2]
+project = json.load(open(path))
+# The copies of the sources that each kernel's build gets (.build/) are not crates of their
+# own for an editor. Ours come last and nothing depends on them, so dropping them keeps every
+# other crate's index.
+project["crates"] = [c for c in project["crates"]
+                     if not c["root_module"].startswith(root + "/.build/")]
+json.dump(project, open(path, "w"), indent=1)
+crates = project["crates"]
+ours = [c["display_name"] for c in crates if c["root_module"].startswith(root)]
 if not ours:
     sys.exit("rust-project.json: none of this project's crates were found")
 print(f">>> rust-project.json: {len(crates)} crates, ours: {', '.join(sorted(ours))}")

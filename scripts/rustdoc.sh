@@ -38,7 +38,7 @@ for w in words:
     if skip_next:
         skip_next = False
         continue
-    if w in ("--out-dir", "--crate-type"):
+    if w in ("--out-dir", "--crate-type", "--crate-name"):
         skip_next = True
         continue
     # Lints (rustdoc knows no clippy), code generation and outputs are not documentation's.
@@ -71,6 +71,8 @@ mkdir -p "$OUT"
 cp -a "$KDOC/." "$OUT/"
 # shellcheck disable=SC2086 # $flags is a list of words, quoted by shlex.
 eval "set -- $flags"
+# From the kernel's build directory, where Kbuild's relative paths (6.12's) point.
+cd "$KDIR"
 RUSTC_BOOTSTRAP=1 OBJTREE="$KDIR" rustdoc "$@" \
 	--crate-type rlib --crate-name workqueue_rs \
 	-D missing_docs -D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links \

@@ -243,8 +243,9 @@ impl Builder<PowerEfficient> {
 impl<K: MaxActive> Builder<K> {
     /// Allows at most `n` items of the queue to run at once (per CPU for per-CPU queues).
     ///
-    /// 0 means the default (`WQ_DFL_ACTIVE`, 1024). As in C, a value above `WQ_MAX_ACTIVE`
-    /// (2048) is clamped to it, and the kernel logs "max_active ... is out of range".
+    /// 0 means the default (`WQ_DFL_ACTIVE`, half of `WQ_MAX_ACTIVE`). As in C, a value above
+    /// `WQ_MAX_ACTIVE` (2048 on 7.x, 512 on 6.12) is clamped to it, and the kernel logs
+    /// "max_active ... is out of range".
     #[inline]
     pub fn max_active(mut self, n: u32) -> Self {
         self.max_active = c_int::try_from(n).unwrap_or(c_int::MAX);
