@@ -90,10 +90,12 @@ doc: modules-prod
 	@bash $(SCRIPTS)/rustdoc.sh $(kdir_prod) $(BUILD)/prod
 
 # The suites built into the kernel and run by kunit.py, as kernel developers do
-# (KUNIT_ARGS="--filter_glob=workqueue_control.*" runs one suite).
+# (KUNIT_ARGS="--filter_glob=workqueue_control.*", or KUNIT_FILTER='workqueue_control.*',
+# runs one suite; other KUNIT_ARGS go to kunit.py run).
+KUNIT_FILTER ?= workqueue*
 KUNIT_ARGS ?=
 kunit: setup doctests
-	@bash $(SCRIPTS)/kunit-run.sh $(KUNIT_ARGS)
+	@bash $(SCRIPTS)/kunit-run.sh '$(KUNIT_FILTER)' $(KUNIT_ARGS)
 
 run: modules
 	@bash $(SCRIPTS)/qemu-kunit.sh run $(kdir_debug) $(BUILD)/debug
