@@ -55,7 +55,7 @@ extern "C" {
     fn wq_test_cpu_down(cpu: c_uint) -> c_int;
     fn wq_test_cpu_up(cpu: c_uint) -> c_int;
     fn wq_test_completion_init(done: *mut bindings::completion);
-    fn wq_test_read_file(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
+    fn wq_test_read_sysfs(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
     fn wq_test_fail_allocations(fail: bool) -> bool;
     fn wq_test_num_online_cpus() -> c_uint;
     fn wq_test_skip(reason: *const c_char);
@@ -162,12 +162,13 @@ pub(crate) fn random_below(n: u32) -> u32 {
     (unsafe { wq_test_random_u64() } % u64::from(n)) as u32
 }
 
-/// Reads a (small) file, such as a sysfs attribute; `None` if it cannot be opened.
-pub(crate) fn read_file(path: &CStr) -> Option<KVec<u8>> {
+/// Reads a (small) sysfs attribute, `path` being relative to the sysfs root; `None` if it
+/// cannot be opened. It does not need /sys to be mounted (see `wq_test_read_sysfs()`).
+pub(crate) fn read_sysfs(path: &CStr) -> Option<KVec<u8>> {
     let mut buf = [0u8; 128];
     // SAFETY: `path` is a C string and `buf` is writable for its length.
     let n =
-        unsafe { wq_test_read_file(compat::cstr_ptr(path), buf.as_mut_ptr().cast(), buf.len()) };
+        unsafe { wq_test_read_sysfs(compat::cstr_ptr(path), buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).ok()?;
     let mut v = KVec::new();
     v.extend_from_slice(&buf[..n], GFP_KERNEL).ok()?;

@@ -36,7 +36,7 @@ pub(crate) mod tests {
             into_aref,
             jiffies,
             random_below,
-            read_file,
+            read_sysfs,
             release_boxed,
             skip,
             time::{fsleep, Delta},
@@ -201,10 +201,8 @@ pub(crate) mod tests {
     }
 
     fn sysfs_attr(queue: &str, attr: &str) -> Result<Option<KVec<u8>>> {
-        let path = CString::try_from_fmt(format_args!(
-            "/sys/devices/virtual/workqueue/{queue}/{attr}"
-        ))?;
-        Ok(read_file(compat::cstring_as_cstr(&path)))
+        let path = CString::try_from_fmt(format_args!("devices/virtual/workqueue/{queue}/{attr}"))?;
+        Ok(read_sysfs(compat::cstring_as_cstr(&path)))
     }
 
     /// A number in a sysfs attribute of a queue, if the attribute exists.

@@ -11,14 +11,11 @@
 #include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/fs.h>
-#include <linux/fs_struct.h>
 #include <linux/jiffies.h>
-#include <linux/pid.h>
+#include <linux/mount.h>
 #include <linux/preempt.h>
 #include <linux/random.h>
-#include <linux/rcupdate.h>
 #include <linux/sched.h>
-#include <linux/sched/task.h>
 #include <linux/smp.h>
 #include <linux/timekeeping.h>
 
@@ -84,36 +81,41 @@ void wq_test_completion_init(struct completion *done)
 }
 
 /*
- * Reads up to @len - 1 bytes of the file at @path, as PID 1 sees it, into @buf; returns the
- * length or -errno. Kernel threads (KUnit runs cases in one) do not share PID 1's root, under
- * which /init mounted /proc and /sys, so the path is resolved from PID 1's root.
+ * Reads up to @len - 1 bytes of the sysfs file at @path (relative to the sysfs root, e.g.
+ * "devices/virtual/workqueue/NAME/max_active") into @buf; returns the length or -errno.
+ *
+ * It reads through a private kernel mount of sysfs, so it does not depend on anyone having
+ * mounted /sys, or on whose root the calling thread sees: the module loaded by the test
+ * boot's init and the built-in suites of `make kunit` (which run before any file system is
+ * mounted) see the same attributes.
  */
-ssize_t wq_test_read_file(const char *path, char *buf, size_t len)
+ssize_t wq_test_read_sysfs(const char *path, char *buf, size_t len)
 {
-	struct task_struct *init;
+	struct file_system_type *sysfs = get_fs_type("sysfs");
+	struct vfsmount *mnt;
 	struct file *file;
-	struct path root;
 	loff_t pos = 0;
 	ssize_t n;
 
-	rcu_read_lock();
-	init = get_pid_task(find_vpid(1), PIDTYPE_PID);
-	rcu_read_unlock();
-	if (!init)
-		return -ESRCH;
-	task_lock(init);
-	get_fs_root(init->fs, &root);
-	task_unlock(init);
-	put_task_struct(init);
-
-	file = file_open_root(&root, path, O_RDONLY, 0);
-	path_put(&root);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
-	n = kernel_read(file, buf, len - 1, &pos);
-	filp_close(file, NULL);
-	if (n >= 0)
-		buf[n] = '\0';
+	/*
+	 * sysfs is always built in (its owner is NULL), so get_fs_type() took no module
+	 * reference that would need dropping.
+	 */
+	if (!sysfs)
+		return -ENODEV;
+	mnt = kern_mount(sysfs);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	file = file_open_root_mnt(mnt, path, O_RDONLY, 0);
+	if (IS_ERR(file)) {
+		n = PTR_ERR(file);
+	} else {
+		n = kernel_read(file, buf, len - 1, &pos);
+		filp_close(file, NULL);
+		if (n >= 0)
+			buf[n] = '\0';
+	}
+	kern_unmount(mnt);
 	return n;
 }
 

@@ -17,7 +17,7 @@ int wq_test_cpu_down(unsigned int cpu);
 int wq_test_cpu_up(unsigned int cpu);
 struct completion;
 void wq_test_completion_init(struct completion *done);
-ssize_t wq_test_read_file(const char *path, char *buf, size_t len);
+ssize_t wq_test_read_sysfs(const char *path, char *buf, size_t len);
 unsigned int wq_test_num_online_cpus(void);
 bool wq_test_fail_allocations(bool fail);
 void wq_test_skip(const char *reason);
