@@ -44,5 +44,14 @@ for d, _, fs in os.walk(out):
 PY
 # The copy's path is not the sources': file!() (and so a failed assertion) names the file as
 # it is in the tree, `tests/owned_tests.rs`.
+#
+# rustc and clippy warnings are errors (-Dwarnings); everything else that warns (C with W=1,
+# objtool, modpost) fails the build here, and the objects are removed so that the next run
+# builds them, and warns, again.
 make -C "$KDIR" M="$OUT" "$LLVM_ARG" CLIPPY=1 \
-	KRUSTFLAGS="-Dwarnings --remap-path-prefix=$(cd "$OUT" && pwd)/=" W=1 modules
+	KRUSTFLAGS="-Dwarnings --remap-path-prefix=$(cd "$OUT" && pwd)/=" W=1 modules 2>&1 |
+	tee "$OUT/build.log"
+if grep -q 'warning:' "$OUT/build.log"; then
+	find "$OUT" -name '*.o' -delete
+	die "the build warned (see above; log in $OUT/build.log)"
+fi

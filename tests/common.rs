@@ -156,10 +156,13 @@ pub(crate) fn cpu_up(cpu: u32) -> i32 {
     unsafe { wq_test_cpu_up(cpu) }
 }
 
-/// A random number below `n` (`n` > 0).
+/// A random number below `n` (0 for an `n` of 0).
+///
+/// No division here may panic: objtool (7.3) does not know that a division by zero's
+/// `panic_const_rem_by_zero` does not return, and warns that the function falls through.
 pub(crate) fn random_below(n: u32) -> u32 {
     // SAFETY: Always safe to call.
-    (unsafe { wq_test_random_u64() } % u64::from(n)) as u32
+    (unsafe { wq_test_random_u64() } % u64::from(n.max(1))) as u32
 }
 
 /// Reads a (small) sysfs attribute, `path` being relative to the sysfs root; `None` if it
@@ -325,13 +328,13 @@ impl Rng {
         Self(seed | 1)
     }
 
-    /// A number below `n` (`n` > 0).
+    /// A number below `n` (0 for an `n` of 0; no panic, as in [`random_below`]).
     pub(crate) fn below(&mut self, n: u32) -> u32 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        ((r >> 32) % u64::from(n)) as u32
+        ((r >> 32) % u64::from(n.max(1))) as u32
     }
 
     /// True with probability 1/`n`.

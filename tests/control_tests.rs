@@ -242,11 +242,12 @@ pub(crate) mod tests {
     pub(crate) fn cancel_racing_with_the_run_on_another_cpu_is_exact() -> Result {
         const ROUNDS: u32 = 10_000;
         // The test boot has two CPUs; with one there would be no race to test.
-        assert!(nr_cpu_ids() >= 2);
+        let cpus = nr_cpu_ids();
+        assert!(cpus >= 2);
         let item = Item::new(false)?;
         let (mut cancelled, mut ran) = (0u32, 0u32);
         for round in 0..ROUNDS {
-            let other = (current_cpu() + 1) % nr_cpu_ids();
+            let other = (current_cpu() + 1) % cpus;
             let before = item.runs();
             assert!(matches!(
                 system().enqueue_on::<_, 0>(other, item.clone()),
