@@ -7,9 +7,9 @@
 //! item whose timer is armed: the timer would later queue work onto freed memory. And
 //! `drain_workqueue()` refuses a timer that fires while it runs (with a warning), dropping the
 //! item and leaking its owner (on 6.12, `__queue_work()` even leaves the refused item PENDING
-//! with nothing queued, so every later cancel of it spins forever). So every item armed with a delay on an owned queue is *linked*
-//! to that queue's registry, and the queue cancels every linked item, releasing its owner,
-//! before C destroys or drains it.
+//! with nothing queued, so every later cancel of it spins forever). So every item armed with
+//! a delay on an owned queue is *linked* to that queue's registry, and the queue cancels every
+//! linked item, releasing its owner, before C destroys or drains it.
 //!
 //! # State
 //!
