@@ -73,13 +73,15 @@ endif
 compile-fail: kernel-debug doctests
 	@bash $(SCRIPTS)/compile-fail.sh $(kdir_debug)
 
-fmtcheck: doctests
+# rustfmt takes the kernel's .rustfmt.toml and checkpatch.pl comes from the kernel source,
+# so both need the set-up first (a fresh machine has no source yet).
+fmtcheck: setup doctests
 	@bash $(SCRIPTS)/rustfmt.sh --check
 
-fmt: doctests
+fmt: setup doctests
 	@bash $(SCRIPTS)/rustfmt.sh
 
-checkpatch:
+checkpatch: setup
 	@bash $(SCRIPTS)/checkpatch.sh
 
 rust-analyzer: kernel-debug doctests
