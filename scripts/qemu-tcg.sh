@@ -8,7 +8,8 @@
 # On these machines /dev/kvm opens but cannot run a guest: with `-cpu max` QEMU aborts
 # ("failed to set MSR 0x10a"), with the default CPU the guest hangs before printing a line
 # until kunit.py's time limit. So the accelerators are replaced by TCG with one host thread
-# per vCPU, and the CPU model by `-cpu max`, as in the `make check` boot.
+# per vCPU, and the CPU model by `-cpu max,la57=off`, as in the `make check` boot (see
+# scripts/qemu-kunit.sh for why without 5-level paging).
 set -euo pipefail
 args=()
 while [ $# -gt 0 ]; do
@@ -25,7 +26,7 @@ IFS=: read -ra dirs <<<"$PATH"
 for d in "${dirs[@]}"; do
 	[ "$(cd "$d" 2>/dev/null && pwd)" = "$self_dir" ] && continue
 	if [ -x "$d/qemu-system-x86_64" ]; then
-		exec "$d/qemu-system-x86_64" -accel tcg,thread=multi -cpu max "${args[@]}"
+		exec "$d/qemu-system-x86_64" -accel tcg,thread=multi -cpu max,la57=off "${args[@]}"
 	fi
 done
 echo "qemu-tcg.sh: no qemu-system-x86_64 in PATH" >&2
