@@ -31,7 +31,7 @@ use kernel::{
 };
 
 #[path = "../src/workqueue.rs"]
-mod workqueue;
+pub mod workqueue;
 
 use workqueue::{
     compat::{

@@ -20,7 +20,7 @@ use kernel::{
 };
 
 #[path = "../src/workqueue.rs"]
-mod workqueue;
+pub mod workqueue;
 
 use workqueue::{
     impl_has_tracked_delayed_work,

@@ -107,27 +107,27 @@ impl HighPri for Bh {}
 /// builder's kind. Other combinations do not compile (each of these is checked to be
 /// rejected):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # use crate::workqueue::Builder;
 /// let _ = Builder::bh().freezable(); // BH queues take only `highpri`.
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # use crate::workqueue::Builder;
 /// let _ = Builder::bh().max_active(1); // BH queues have no `max_active`.
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # use crate::workqueue::Builder;
 /// let _ = Builder::ordered().max_active(2); // Ordered means one at a time.
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # use crate::workqueue::Builder;
 /// let _ = Builder::ordered().sysfs(); // Ordered queues cannot be tuned through sysfs.
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # use crate::workqueue::Builder;
 /// let _ = Builder::unbound().cpu_intensive(); // Meaningless without a CPU.
 /// ```

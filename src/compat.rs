@@ -18,20 +18,20 @@ use kernel::{
 
 /// Reference-counted objects and their owning pointer (`kernel::types` before 6.18).
 #[cfg(not(wq_kernel_6))]
-pub use kernel::sync::aref::{
+pub(crate) use kernel::sync::aref::{
     ARef,
     AlwaysRefCounted, //
 };
 /// Reference-counted objects and their owning pointer (`kernel::types` before 6.18).
 #[cfg(wq_kernel_6)]
-pub use kernel::types::{
+pub(crate) use kernel::types::{
     ARef,
     AlwaysRefCounted, //
 };
 
 /// The C strings of the API: what `c"..."` literals are. The kernel crate's own `CStr` is
 /// this type from 6.13 on, and a type of its own on 6.12.
-pub use core::ffi::CStr;
+pub(crate) use core::ffi::CStr;
 
 /// The pointer to hand C for a [`CStr`].
 #[inline(always)]
@@ -50,10 +50,10 @@ pub(crate) fn cstr_ptr(s: &CStr) -> *const c_char {
 
 /// The lockdep class keys that `static_lock_class!` makes: pinned from 6.13 on.
 #[cfg(not(wq_kernel_6))]
-pub type ClassKey = core::pin::Pin<&'static LockClassKey>;
+pub(crate) type ClassKey = core::pin::Pin<&'static LockClassKey>;
 /// The lockdep class keys that `static_lock_class!` makes: pinned from 6.13 on.
 #[cfg(wq_kernel_6)]
-pub type ClassKey = &'static LockClassKey;
+pub(crate) type ClassKey = &'static LockClassKey;
 
 /// The `struct lock_class_key *` to hand C for `key`, as a `void *` (see `helpers.rs`).
 #[inline(always)]

@@ -26,9 +26,7 @@ use super::{
     work::take_owner,
     Disabled,
     HasUntrackedWork,
-    HasWork,
     RawUntrackedWorkItem,
-    RawWorkItem,
     Work,
     WorkItem,
     WorkItemPointer,
@@ -77,6 +75,8 @@ use super::{
 // The library is built into the driver's crate, where its macros are crate-visible, not
 // exported; its documentation shows them as the driver's crate sees them.
 #[cfg_attr(doc, macro_export)]
+// Driver API: a driver need not use every macro.
+#[allow(unused_macros)]
 macro_rules! new_delayed_work {
     () => {
         $crate::workqueue::DelayedWork::new(
@@ -222,7 +222,9 @@ where
     /// the queue held for it; it never runs for that queueing.
     ///
     /// Like [`Work::cancel`](super::Work::cancel): waits for a running instance, may sleep,
-    /// must not be called from the item's own `run`, and a boxed item cannot be cancelled.
+    /// waits for itself forever if called from the item's own `run`, makes a concurrent
+    /// enqueue of the item come back `Err` while it works, and a boxed item cannot be
+    /// cancelled.
     ///
     /// # Examples
     ///
@@ -306,6 +308,7 @@ where
     /// assert!(system().enqueue_delayed(hb.clone(), Delay::from_millis(60_000)).is_ok());
     /// // Disabling cancels the armed instance and returns the queue's `Arc`.
     /// let (owner, disabled) = hb.dwork.disable();
+    /// let disabled = disabled?;
     /// assert!(owner.is_some());
     /// assert!(system().enqueue_delayed(hb.clone(), Delay::from_millis(10)).is_err());
     /// drop(disabled);
@@ -313,14 +316,13 @@ where
     /// assert!(hb.dwork.cancel().is_some());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
-        // SAFETY: The `delayed_work` is initialised; this may sleep.
-        let taken = unsafe { bindings::disable_delayed_work_sync(self.as_raw()) };
-        // SAFETY: As in `cancel`, with the disable's answer.
-        let owner = unsafe { take_owner(taken, self.work_ptr()) };
-        // SAFETY: The work was just disabled, once, for this guard (`enable_delayed_work()` is
-        // `enable_work()` on the same `work_struct`).
-        (owner, unsafe { Disabled::new(self.work_ptr()) })
+    pub fn disable(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
+        // SAFETY: The work is that of this initialised `delayed_work` (type invariants), valid
+        // while `self` is borrowed, which the guard is; this may sleep, as documented.
+        let (taken, guard) = unsafe { Disabled::disable_sync(self.work_ptr(), true) };
+        // SAFETY: `taken` is the answer of the C disable of this work, which is queued only
+        // through `T::Pointer`'s `__enqueue` on `T`'s field.
+        (unsafe { take_owner(taken, self.work_ptr()) }, guard)
     }
 }
 
@@ -333,22 +335,23 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
 
     /// Runs the item now if its timer is armed, then waits for it to finish.
     ///
-    /// Returns whether there was an instance to wait for. It may sleep.
+    /// Returns whether there was an instance to wait for. It may sleep; called from the item's
+    /// own `run`, it waits for itself, forever.
     pub fn flush(&self) -> bool {
         // SAFETY: The `delayed_work` is initialised by the type invariants.
         unsafe { bindings::flush_delayed_work(self.as_raw()) }
     }
 }
 
-/// Declares that the [`Work`] of [`HasWork`] is the `work` of a [`DelayedWork`].
+/// Declares that the [`Work`] of [`HasWork`](super::HasWork) is the `work` of a [`DelayedWork`].
 ///
 /// # Safety
 ///
-/// The `Work<T, ID>` that [`HasWork::raw_get_work`] returns must be inside a
+/// The `Work<T, ID>` that [`HasWork::raw_get_work`](super::HasWork::raw_get_work) returns must be inside a
 /// `DelayedWork<T, ID>`. Use [`impl_has_delayed_work!`].
 pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasUntrackedWork<T, ID> {}
 
-/// Implements [`HasDelayedWork`] (and [`HasWork`]) from the name of a [`DelayedWork`] field.
+/// Implements [`HasDelayedWork`] (and [`HasWork`](super::HasWork)) from the name of a [`DelayedWork`] field.
 ///
 /// # Examples
 ///
@@ -379,6 +382,8 @@ pub unsafe trait HasDelayedWork<T, const ID: u64 = 0>: HasUntrackedWork<T, ID> {
 // The library is built into the driver's crate, where its macros are crate-visible, not
 // exported; its documentation shows them as the driver's crate sees them.
 #[cfg_attr(doc, macro_export)]
+// Driver API: a driver need not use every macro.
+#[allow(unused_macros)]
 macro_rules! impl_has_delayed_work {
     ($(impl$({$($generics:tt)*})?
        HasDelayedWork<$work_type:ty $(, $id:tt)?>
@@ -405,7 +410,7 @@ pub(crate) use impl_has_delayed_work;
 ///
 /// # Safety
 ///
-/// The `work_struct` that [`RawWorkItem::__enqueue`] passes on must be the `work` field of a
+/// The `work_struct` that [`RawWorkItem::__enqueue`](super::RawWorkItem::__enqueue) passes on must be the `work` field of a
 /// `delayed_work`, and the whole `delayed_work` must stay valid as long as the `work_struct`.
 pub unsafe trait RawDelayedWorkItem<const ID: u64>: RawUntrackedWorkItem<ID> {}
 

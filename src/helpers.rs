@@ -55,6 +55,21 @@ extern "C" {
     /// `work_pending()`.
     pub(crate) fn wq_rs_work_pending(work: *mut bindings::work_struct) -> bool;
 
+    /// `disable_work()` (`disable_delayed_work()` if `delayed`); returns whether it leaves the
+    /// disable count within the library's limit (else the caller undoes it), and in `pending`
+    /// whether it took a pending instance.
+    pub(crate) fn wq_rs_disable_bounded(
+        work: *mut bindings::work_struct,
+        delayed: bool,
+        pending: *mut bool,
+    ) -> bool;
+
+    /// `preempt_disable()`: no CPU can go offline until [`wq_rs_cpus_release`].
+    pub(crate) fn wq_rs_cpus_hold();
+
+    /// `preempt_enable()`.
+    pub(crate) fn wq_rs_cpus_release();
+
     /// `nr_cpu_ids`.
     pub(crate) fn wq_rs_nr_cpu_ids() -> c_uint;
 

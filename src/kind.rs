@@ -9,22 +9,36 @@
 //! kind is not known, such as one borrowed from the kernel crate or from C, is a
 //! `Queue<Any>`, which is what plain `Queue` means; every typed queue dereferences to it.
 //!
-//! The kind decides two things, at compile time:
+//! The kind decides, at compile time, where items run, what a CPU number means, and what is
+//! offered:
 //!
-//! | kind | items run in | `enqueue_on(cpu, ..)` |
-//! | --- | --- | --- |
-//! | [`Unbound`] | task context, on any CPU | a hint: any possible CPU, online or not |
-//! | [`Ordered`] | task context, one at a time | a hint, as for `Unbound` |
-//! | [`PerCpu`] | task context, on the CPU they were queued for | the CPU must be online |
-//! | [`PowerEfficient`] | task context; per-CPU unless the kernel runs these queues unbound | the CPU must be online |
-//! | [`Bh`] | softirq context, on the CPU they were queued for | the CPU must be online |
-//! | [`Any`] | task context assumed (softirq for the system BH queues) | the CPU must be online |
+//! | kind | items run in | `enqueue_on(cpu, ..)` | `enqueue_delayed_on` | `try_spawn` |
+//! | --- | --- | --- | --- | --- |
+//! | [`Unbound`] | task context, on any CPU | a hint: any possible CPU, online or not | yes | yes |
+//! | [`Ordered`] | task context, one at a time | a hint, as for `Unbound` | yes | yes |
+//! | [`PerCpu`] | task context, on the CPU they were queued for | the CPU must be online | yes | yes |
+//! | [`PowerEfficient`] | task context; per-CPU unless the kernel runs these queues unbound | the CPU must be online | yes | yes |
+//! | [`Bh`] | softirq context, on the CPU they were queued for | the CPU must be online | no | yes |
+//! | [`Any`] | task context assumed | the CPU must be online | no | no |
+//!
+//! **CPU hotplug.** The `*_on` functions check the CPU and queue (or arm) with preemption off,
+//! so the CPU cannot go offline in between. If it goes offline afterwards:
+//!
+//! - an item queued for it but not started runs on another CPU: a per-CPU pool whose CPU
+//!   went down hands its items to workers that are no longer bound, and a BH pool's items are
+//!   run by the CPU that takes the dead one down (`workqueue_softirq_dead()`);
+//! - a timer armed on it moves to another CPU and fires there, and C queues the item for the
+//!   CPU it was armed for: on every kind but BH the queue's pool for that CPU (for unbound and
+//!   ordered queues, whichever C keeps for it) runs it elsewhere, as above;
+//!   on a BH queue it would be stranded until the CPU returns (C warns, in
+//!   `irq_work_queue_on()`), which is why BH queues, and queues of unknown kind, which may be
+//!   BH, do not offer `enqueue_delayed_on` ([`TimerOnCpu`]).
 //!
 //! Delayed items always need an online CPU for `enqueue_delayed_on`: the timer is put on that
 //! CPU, and C warns when it is offline.
 //!
-//! A per-CPU item still runs elsewhere if its CPU goes offline after the check: C then runs it
-//! on another CPU, as `queue_work_on()` documents.
+//! A BH queue's closures (`try_spawn`) run in softirq context and need a lockdep class of
+//! their own, which only the type can tell: a queue of unknown kind does not offer it.
 //!
 //! # Examples
 //!
@@ -70,6 +84,11 @@ pub trait Kind: private::Sealed + Send + Sync + 'static {
 
 /// The kinds a queue can be built as: every kind but [`Any`]. Sealed.
 pub trait Known: Kind {}
+
+/// The kinds on which an item armed with a timer on a CPU still runs if that CPU goes
+/// offline before the timer fires: every known kind but [`Bh`] (see the
+/// [module documentation](self)). Sealed.
+pub trait TimerOnCpu: Known {}
 
 mod private {
     /// Keeps [`Kind`](super::Kind) to the kinds defined here.
@@ -124,3 +143,8 @@ impl Known for Ordered {}
 impl Known for PerCpu {}
 impl Known for PowerEfficient {}
 impl Known for Bh {}
+
+impl TimerOnCpu for Unbound {}
+impl TimerOnCpu for Ordered {}
+impl TimerOnCpu for PerCpu {}
+impl TimerOnCpu for PowerEfficient {}

@@ -24,7 +24,10 @@ use kernel::{
 };
 
 use super::{
-    kind::Known,
+    kind::{
+        Known,
+        TimerOnCpu, //
+    },
     queue::{
         self,
         CpuUse, //
@@ -32,6 +35,7 @@ use super::{
     registry::Registry,
     tracked::{
         self,
+        PassReport,
         RawTrackedDelayedWorkItem, //
     },
     Delay,
@@ -138,7 +142,8 @@ impl<K: Known> OwnedQueue<K> {
     /// Queues the tracked delayed item `w` on this queue after `delay`.
     ///
     /// If the item was already pending, or is disabled, it is not queued and the pointer
-    /// comes back as `Err`. With [`Delay::ZERO`] it is queued at once. If this queue is
+    /// comes back as `Err`; so it does, for a moment, while another CPU cancels, disables or
+    /// enables the item (C holds its PENDING bit meanwhile; see [`Queue::enqueue`]). With [`Delay::ZERO`] it is queued at once. If this queue is
     /// dropped or drained before the delay has passed (or before the instance its timer queued
     /// has started), the item is cancelled and its owner dropped without waiting.
     ///
@@ -150,7 +155,7 @@ impl<K: Known> OwnedQueue<K> {
     /// Only [`TrackedDelayedWork`](super::TrackedDelayedWork) items can be armed here; a
     /// plain [`DelayedWork`](super::DelayedWork) has no link for the queue to find it by:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0277
     /// # use crate::workqueue::{impl_has_delayed_work, new_delayed_work, Builder, Delay, DelayedWork, WorkItem};
     /// # use kernel::sync::Arc;
     /// # #[pin_data]
@@ -230,7 +235,8 @@ impl<K: Known> OwnedQueue<K> {
     }
 
     /// Arms the tracked delayed item `w` with its timer on CPU `cpu`, which must be online;
-    /// see [`OwnedQueue::enqueue_delayed`] and, for the CPU, [`Queue::enqueue_on`].
+    /// see [`OwnedQueue::enqueue_delayed`] and, for the CPU, [`Queue::enqueue_delayed_on`],
+    /// which explains why a BH queue does not offer it.
     pub fn enqueue_delayed_on<W, const ID: u64>(
         &self,
         cpu: u32,
@@ -239,6 +245,7 @@ impl<K: Known> OwnedQueue<K> {
     ) -> Result<W::EnqueueOutput, (Error, W)>
     where
         W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
+        K: TimerOnCpu,
     {
         let delay = delay.into().as_jiffies();
         queue::on_cpu::<K, _, _>(cpu, CpuUse::Timer, w, |cpu, w| self.arm_on(cpu, w, delay))
@@ -334,7 +341,9 @@ impl<K: Known> OwnedQueue<K> {
     /// C drains, C would refuse it (with a warning) and its owner would leak. What is queued,
     /// with [`Delay::ZERO`] included, runs. The queue is usable again afterwards.
     ///
-    /// It takes `&mut self`: while it drains nothing else may queue on the queue.
+    /// It takes `&mut self`: while it drains nothing else may queue on the queue. It sleeps;
+    /// called from an item running on this queue (one that reaches the queue through a lock,
+    /// say), it waits for that item, forever.
     ///
     /// # Examples
     ///
@@ -357,19 +366,27 @@ impl<K: Known> OwnedQueue<K> {
     /// let now = Arc::pin_init(pin_init!(Retry { dwork <- new_tracked_delayed_work!() }), GFP_KERNEL)?;
     /// assert!(q.enqueue_delayed(later.clone(), Delay::from_millis(60_000)).is_ok());
     /// assert!(q.enqueue_delayed(now.clone(), Delay::ZERO).is_ok());
+    /// // Only the item with a delay is linked to the queue: the other is on its worklist.
+    /// assert!(later.dwork.is_tracked() && !now.dwork.is_tracked());
     /// // `now` runs; `later` is cancelled, and the queue's `Arc` of it dropped.
     /// assert_eq!(q.drain(), 1);
+    /// assert!(!later.dwork.is_tracked());
     /// assert!(Arc::into_unique_or_drop(later).is_some());
     /// assert!(Arc::into_unique_or_drop(now).is_some());
     /// # Ok::<(), Error>(())
     /// ```
     pub fn drain(&mut self) -> usize {
+        self.drain_report().released
+    }
+
+    /// [`OwnedQueue::drain`], returning all that its cancel pass did.
+    pub(crate) fn drain_report(&mut self) -> PassReport {
         // SAFETY: `&mut self` keeps everyone from arming on the queue until we are done.
-        let released = unsafe { tracked::cancel_armed(self.registry()) };
+        let report = unsafe { tracked::cancel_armed(self.registry()) };
         // SAFETY: The queue is live. No timer can queue onto it while it drains: the cancel
         // pass left none, and nothing can arm a new one without `&self`.
         unsafe { bindings::drain_workqueue(self.as_raw()) };
-        released
+        report
     }
 
     /// Drops the queue, as the drop does, and returns how many armed tracked items it
@@ -385,27 +402,32 @@ impl<K: Known> OwnedQueue<K> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn destroy(self) -> usize {
+        self.destroy_report().released
+    }
+
+    /// [`OwnedQueue::destroy`], returning all that its cancel pass did.
+    pub(crate) fn destroy_report(self) -> PassReport {
         let mut this = ManuallyDrop::new(self);
-        let released = this.shut_down();
+        let report = this.shut_down();
         // SAFETY: `this` is not used or dropped again; its only owning field is dropped here,
         // once.
         drop(unsafe { ptr::read(&this.inner) });
-        released
+        report
     }
 
-    /// Cancels what is armed, then destroys the queue; returns how many it cancelled. Called
-    /// once, by the drop or by `destroy`.
-    fn shut_down(&mut self) -> usize {
+    /// Cancels what is armed, then destroys the queue; returns what its cancel pass did.
+    /// Called once, by the drop or by `destroy`.
+    fn shut_down(&mut self) -> PassReport {
         // Cancel what has not started first: `destroy_workqueue()` cannot see armed timers.
         // SAFETY: `&mut self`, and the queue is never used again by the callers.
-        let released = unsafe { tracked::cancel_armed(self.registry()) };
+        let report = unsafe { tracked::cancel_armed(self.registry()) };
         // SAFETY: By the type invariants we are the only one to destroy the queue. No timer can
         // queue onto it any more: every item armed on it with a delay was linked to the
         // registry and the cancel pass took its instance, or it had started, which the destroy
         // waits for; nothing can arm a new one without `&self`.
         unsafe { bindings::destroy_workqueue(self.inner.queue.as_ptr()) };
         // `inner` is freed next; its registry is empty, so no link points into it.
-        released
+        report
     }
 }
 

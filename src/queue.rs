@@ -29,7 +29,8 @@ use super::{
     kind::{
         Any,
         Kind,
-        Known, //
+        Known,
+        TimerOnCpu, //
     },
     Delay,
     RawDelayedWorkItem,
@@ -51,21 +52,54 @@ pub(crate) enum CpuUse {
 /// Calls `f` with `cpu` (as a C `int`) and `w` if the CPU is valid for `what` on a queue of
 /// kind `K` (see [`kind`](super::kind)); hands `w` back with `EINVAL` otherwise. The common
 /// part of the `*_on` functions.
+///
+/// No CPU can go offline from the check until `f` returns: `f` runs with preemption off, so
+/// it must not sleep (queueing and arming do not). What C then does with an item whose CPU
+/// goes offline later is C's to honour, and [`kind`](super::kind) says what that is for each
+/// kind.
 pub(crate) fn on_cpu<K: Kind, W, R>(
     cpu: u32,
     what: CpuUse,
     w: W,
     f: impl FnOnce(c_int, W) -> R,
 ) -> Result<R, (Error, W)> {
+    let _held = CpusHeld::new();
     match valid_cpu::<K>(cpu, what) {
         Ok(cpu) => Ok(f(cpu, w)),
         Err(e) => Err((e, w)),
     }
 }
 
+/// No online CPU goes offline while this lives: preemption is off on this CPU, and taking a
+/// CPU down needs every online CPU to run `stop_machine()`'s thread.
+struct CpusHeld {
+    /// Preemption is enabled again on the CPU that disabled it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl CpusHeld {
+    #[inline]
+    fn new() -> Self {
+        // SAFETY: Always allowed; the drop undoes it.
+        unsafe { helpers::wq_rs_cpus_hold() };
+        Self {
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for CpusHeld {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: Undoes the `wq_rs_cpus_hold()` of `new`, on the same CPU (not `Send`).
+        unsafe { helpers::wq_rs_cpus_release() };
+    }
+}
+
 /// Checks that `cpu` exists and, unless it is only a hint for queueing on this kind of queue,
-/// that it is online: a per-CPU pool of an offline CPU runs its items elsewhere, and C warns
-/// about a timer armed on an offline CPU (`__queue_delayed_work()`).
+/// that it is online: C warns about a timer armed on an offline CPU (`__queue_delayed_work()`),
+/// which would not fire until the CPU came back, and a BH item queued for an offline CPU is
+/// stranded there. The caller holds the CPUs online until it has queued.
 fn valid_cpu<K: Kind>(cpu: u32, what: CpuUse) -> Result<c_int> {
     if cpu >= compat::nr_cpu_ids() {
         return Err(EINVAL);
@@ -119,7 +153,7 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 /// queue it is given, and an armed timer outlives a queue that is destroyed. An owned queue is
 /// not `'static`, so it is refused:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// use crate::workqueue::Builder;
 ///
 /// let owned = Builder::unbound().build(c"not-static")?;
@@ -212,7 +246,10 @@ impl<K: Kind> Queue<K> {
     ///
     /// A delayed item is queued at once. If the item was already pending, it is not queued
     /// again and the pointer comes back as `Err` (for a `Pin<KBox<_>>` that cannot happen: a
-    /// box is the item's only owner, so an item still in a box is in no queue).
+    /// box is the item's only owner, so an item still in a box is in no queue). It also
+    /// comes back if the item is disabled, or, for a moment, while another CPU cancels,
+    /// disables or enables it: C holds the item's PENDING bit while it does, and refuses the
+    /// enqueue as if the item were pending.
     ///
     /// # Examples
     ///
@@ -290,7 +327,7 @@ impl<K: Kind> Queue<K> {
     /// [`enqueue_delayed`](super::OwnedQueue::enqueue_delayed); the `Queue` it dereferences
     /// to is not `'static`, so it cannot be used here:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0597
     /// # use crate::workqueue::{impl_has_delayed_work, new_delayed_work, Builder, Delay, DelayedWork, Queue, WorkItem};
     /// # use kernel::sync::Arc;
     /// # #[pin_data]
@@ -376,8 +413,9 @@ impl<K: Kind> Queue<K> {
     /// unbound or ordered queue it is a hint, and any possible CPU is taken, online or not. On
     /// other queues, and on a queue of unknown kind, the CPU must be online. A CPU that does not
     /// exist, or is offline where it must be online, is refused with `EINVAL`, and the pointer
-    /// comes back with the error. (A CPU can still go offline right after the check; the C side
-    /// then runs the item on another CPU.)
+    /// comes back with the error. No CPU goes offline between the check and the queueing
+    /// (preemption is off for both, which is why this never sleeps); if the CPU goes offline
+    /// later, before the item ran, C runs it on another CPU, for every kind.
     ///
     /// # Examples
     ///
@@ -415,23 +453,6 @@ impl<K: Kind> Queue<K> {
         W: RawUntrackedWorkItem<ID> + Send + 'static,
     {
         on_cpu::<K, _, _>(cpu, CpuUse::Queue, w, |cpu, w| self.enqueue_on_cpu(cpu, w))
-    }
-
-    /// Queues `w` after `delay`, with its timer on CPU `cpu`, which must be online on every
-    /// kind of queue; see [`Queue::enqueue_delayed`] and [`Queue::enqueue_on`].
-    pub fn enqueue_delayed_on<W, const ID: u64>(
-        &'static self,
-        cpu: u32,
-        w: W,
-        delay: impl Into<Delay>,
-    ) -> Result<W::EnqueueOutput, (Error, W)>
-    where
-        W: RawDelayedWorkItem<ID> + Send + 'static,
-    {
-        let delay = delay.into().as_jiffies();
-        on_cpu::<K, _, _>(cpu, CpuUse::Timer, w, |cpu, w| {
-            self.enqueue_delayed_on_cpu(cpu, w, delay)
-        })
     }
 
     /// Re-arms the item of `w` to run after `delay` (the C `mod_delayed_work()`).
@@ -531,9 +552,34 @@ impl<K: Kind> Queue<K> {
         }
     }
 
+    /// Waits until every item queued on this queue before the call has finished.
+    ///
+    /// Items queued while it waits may or may not be waited for; delayed items whose timer
+    /// is still armed are not. It sleeps; called from an item running on this queue, it waits
+    /// for that item, forever (lockdep reports it in debug kernels).
+    pub fn flush(&self) {
+        // SAFETY: The queue is valid by the type invariants.
+        unsafe { bindings::__flush_workqueue(self.as_raw()) }
+    }
+}
+
+impl<K: Known> Queue<K> {
     /// Runs `func` on this queue, in a work item allocated with `flags`.
     ///
     /// If the allocation fails, `func` is dropped without running and `AllocError` returns.
+    ///
+    /// Only a queue whose kind the type tells has it: the closures of a BH queue run in
+    /// softirq context and need a lockdep class of their own, which a plain `&Queue` (of unknown
+    /// kind) cannot choose. Type the queue (for a system queue, take it from [`system`](super::system()) and its
+    /// siblings), or use the kernel crate's `try_spawn` for the kernel crate's queues:
+    ///
+    /// ```compile_fail,E0599
+    /// use crate::workqueue::{system_bh, Queue};
+    ///
+    /// let q: &Queue = system_bh(); // The kind is forgotten here.
+    /// q.try_spawn(GFP_KERNEL, || {})?;
+    /// # Ok::<(), Error>(())
+    /// ```
     ///
     /// # Examples
     ///
@@ -562,8 +608,9 @@ impl<K: Kind> Queue<K> {
         func: T,
     ) -> Result<(), AllocError> {
         // All closures share a lockdep class per context, and a class must run either in task
-        // or in softirq context: closures for BH queues get their own.
-        let (name, key) = if self.runs_in_softirq() {
+        // or in softirq context: closures for BH queues get their own. The kind is known from
+        // the type, which is why a queue of unknown kind has no `try_spawn`.
+        let (name, key) = if K::SOFTIRQ {
             (c"Queue::try_spawn (BH)", kernel::static_lock_class!())
         } else {
             (c"Queue::try_spawn", kernel::static_lock_class!())
@@ -581,26 +628,48 @@ impl<K: Kind> Queue<K> {
         let _ = self.enqueue(item);
         Ok(())
     }
+}
 
-    /// Returns whether the queue runs its items in softirq context: its kind says so, or, for
-    /// a queue of unknown kind, it is one of the system BH queues.
-    fn runs_in_softirq(&self) -> bool {
-        if K::KNOWN {
-            return K::SOFTIRQ;
-        }
-        let wq = self.as_raw();
-        // SAFETY: Reads the addresses of the system queues, set at boot.
-        let system_bh = unsafe { [bindings::system_bh_wq, bindings::system_bh_highpri_wq] };
-        system_bh.contains(&wq)
-    }
-
-    /// Waits until every item queued on this queue before the call has finished.
+impl<K: TimerOnCpu> Queue<K> {
+    /// Queues `w` after `delay`, with its timer on CPU `cpu`, which must be online; see
+    /// [`Queue::enqueue_delayed`] and [`Queue::enqueue_on`].
     ///
-    /// Items queued while it waits may or may not be waited for; delayed items whose timer
-    /// is still armed are not.
-    pub fn flush(&self) {
-        // SAFETY: The queue is valid by the type invariants.
-        unsafe { bindings::__flush_workqueue(self.as_raw()) }
+    /// Offered for the kinds whose items still run if the CPU goes offline before the timer
+    /// fires ([`TimerOnCpu`]): the timer then fires on another CPU, and C queues the item
+    /// for the offline one, whose pool runs it elsewhere. Not for BH queues, where C would
+    /// strand the item on the offline CPU (with a warning), and not for a queue of unknown
+    /// kind, which may be one:
+    ///
+    /// ```compile_fail,E0599
+    /// # use crate::workqueue::{impl_has_delayed_work, new_delayed_work, system_bh, Delay, DelayedWork, WorkItem};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Late {
+    /// #     #[pin]
+    /// #     dwork: DelayedWork<Late>,
+    /// # }
+    /// # impl_has_delayed_work! { impl HasDelayedWork<Self> for Late { self.dwork } }
+    /// # impl WorkItem for Late {
+    /// #     type Pointer = Arc<Late>;
+    /// #     fn run(_this: Arc<Late>) {}
+    /// # }
+    /// let late = Arc::pin_init(pin_init!(Late { dwork <- new_delayed_work!() }), GFP_KERNEL)?;
+    /// let _ = system_bh().enqueue_delayed_on(0, late, Delay::from_millis(10));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn enqueue_delayed_on<W, const ID: u64>(
+        &'static self,
+        cpu: u32,
+        w: W,
+        delay: impl Into<Delay>,
+    ) -> Result<W::EnqueueOutput, (Error, W)>
+    where
+        W: RawDelayedWorkItem<ID> + Send + 'static,
+    {
+        let delay = delay.into().as_jiffies();
+        on_cpu::<K, _, _>(cpu, CpuUse::Timer, w, |cpu, w| {
+            self.enqueue_delayed_on_cpu(cpu, w, delay)
+        })
     }
 }
 

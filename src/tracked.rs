@@ -65,9 +65,10 @@
 //! - **Timer fire, run**: C alone. Tracked items use the plain work function; nothing changes
 //!   here. A link left behind (`home` is Q with nothing armed) is harmless: Q's cancel pass
 //!   then cancels nothing, and the next arming elsewhere or the item's drop moves it.
-//! - **Cancel, disable, enable, flush**: C alone (`cancel_delayed_work_sync()`,
-//!   `disable_delayed_work_sync()`, `enable_work()`, `flush_delayed_work()`), with no lock of
-//!   ours. They take or wait for instances and may leave a stale link. Of them only flush
+//! - **Cancel, disable, enable, flush**: C alone (`cancel_delayed_work_sync()`;
+//!   `disable_delayed_work()` then `cancel_delayed_work_sync()`, and then `enable_work()`
+//!   if the disable is refused, for [`super::Disabled`]; `enable_work()`;
+//!   `flush_delayed_work()`), with no lock of ours. They take or wait for instances and may leave a stale link. Of them only flush
 //!   queues: `flush_delayed_work()` deletes a pending timer and queues the instance on
 //!   `dwork->wq` at once, with interrupts off. By D that queue is `home`'s, alive.
 //! - **Cancel pass** (`cancel_armed`: queue drop, `OwnedQueue::drain`,
@@ -109,8 +110,11 @@
 //!   disables the item while it waits, which makes arms fail meanwhile (handing the pointer
 //!   back), not the pass.
 //! - *Enable and anything*: a [`super::Disabled`] guard enables only an item it
-//!   disabled, so nothing is pending (C refuses to queue a disabled item) and `enable_work()`
-//!   takes nothing; while it holds PENDING, a concurrent cancel spins briefly (C).
+//!   disabled, and its disable was counted by C (the library refuses a guard past half of
+//!   C's count, see `Disabled`), so nothing is pending (C refuses to queue a disabled item)
+//!   and `enable_work()` takes nothing. The same holds for the enable that undoes a refused
+//!   disable. While an enable holds PENDING, a
+//!   concurrent cancel spins briefly, and a concurrent arming is refused (C).
 //! - *Flush and the cancel pass*: if the flush deleted the timer first, the pass's cancel
 //!   spins until the flush has queued the instance (interrupts off, not preempted), then takes
 //!   it; if the pass came first, the flush finds no timer and queues nothing. Either way the
@@ -240,7 +244,14 @@ impl Tracked {
         debug_assert!(item.holds(&self.lock));
         let target_ptr = target.map_or(ptr::null(), ptr::from_ref);
         // SAFETY: The item's lock is held (the caller's promise), as the invariants require.
-        if unsafe { *self.home.get() } != target_ptr {
+        let home = unsafe { *self.home.get() };
+        // `make check DEMO=broken-core-link` only: an arming on another queue leaves the link
+        // where it is, breaking invariant D, to show that the tests catch it.
+        #[cfg(wq_demo_broken_core_link)]
+        if !home.is_null() && target.is_some() {
+            return;
+        }
+        if home != target_ptr {
             // SAFETY: The caller's promise.
             unsafe { self.relink(target, item) };
         }
@@ -298,7 +309,7 @@ impl PinnedDrop for Tracked {
 /// know where it is armed. A system queue takes a [`DelayedWork`](super::DelayedWork)
 /// instead. Both of these are refused:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, system, Delay, TrackedDelayedWork, WorkItem};
 /// # use kernel::sync::Arc;
 /// # #[pin_data]
@@ -315,7 +326,7 @@ impl PinnedDrop for Tracked {
 /// let _ = system().enqueue_delayed(job, Delay::from_millis(10)); // A system queue.
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// # use crate::workqueue::{impl_has_tracked_delayed_work, new_tracked_delayed_work, Builder, TrackedDelayedWork, WorkItem};
 /// # use kernel::sync::Arc;
 /// # #[pin_data]
@@ -403,6 +414,8 @@ unsafe impl<T: ?Sized, const ID: u64> Sync for TrackedDelayedWork<T, ID> {}
 // The library is built into the driver's crate, where its macros are crate-visible, not
 // exported; its documentation shows them as the driver's crate sees them.
 #[cfg_attr(doc, macro_export)]
+// Driver API: a driver need not use every macro.
+#[allow(unused_macros)]
 macro_rules! new_tracked_delayed_work {
     () => {
         $crate::workqueue::TrackedDelayedWork::new(
@@ -504,17 +517,23 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
         unsafe { helpers::wq_rs_work_pending(self.inner.work()) }
     }
 
-    /// Returns whether the item is linked to an owned queue's registry: its latest arming had
-    /// a delay, and neither that queue's cancel pass nor a newer arming has unlinked it. For
-    /// tests and diagnostics; the answer can be stale by the time the caller looks at it.
-    pub(crate) fn is_tracked(&self) -> bool {
+    /// Returns whether the item is linked to an owned queue: its latest arming had a delay,
+    /// and neither that queue's drop, drain or destroy nor a newer arming has unlinked it, so
+    /// that queue's drop will look at it. For diagnostics; the answer can be stale by the
+    /// time the caller looks at it.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedQueue::drain`](super::OwnedQueue::drain).
+    pub fn is_tracked(&self) -> bool {
         let _item = self.inner.lock.lock_irqsave();
         // SAFETY: The item's lock is held, as the invariants of `Tracked` require.
         !unsafe { *self.inner.home.get() }.is_null()
     }
 
     /// Runs the item now if its timer is armed, then waits for it to finish; returns whether
-    /// there was an instance to wait for. It may sleep.
+    /// there was an instance to wait for. It may sleep; called from the item's own `run`, it
+    /// waits for itself, forever.
     pub fn flush(&self) -> bool {
         // SAFETY: The `delayed_work` is initialised by the type invariants. If its timer is
         // pending, `flush_delayed_work()` queues it on the queue it was armed on, which is alive
@@ -531,9 +550,10 @@ where
     /// Cancels the item if it is pending and returns the owner the queue held for it.
     ///
     /// Waits for a running instance to finish: when it returns, the item is neither pending
-    /// nor running (until armed again). Returns `None` if there was nothing pending. It
-    /// sleeps, and must not be called from the item's own `run` (which would wait for
-    /// itself).
+    /// nor running (until armed again). Returns `None` if there was nothing pending. It may
+    /// sleep; called from the item's own `run`, it waits for itself, forever. While it works
+    /// an arming of the item on another CPU is refused and hands its pointer back (see
+    /// [`Work::cancel`](super::Work::cancel)).
     ///
     /// # Examples
     ///
@@ -549,13 +569,13 @@ where
 
     /// Disables the item until the returned guard is dropped, cancelling a pending instance
     /// (whose owner is returned with the guard); see [`Work::disable`](super::Work::disable).
-    pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
-        // SAFETY: The `delayed_work` is initialised; this may sleep.
-        let taken = unsafe { bindings::disable_delayed_work_sync(self.inner.dwork_ptr()) };
-        // SAFETY: As in `cancel`, with the disable's answer.
-        let owner = unsafe { take_owner(taken, self.inner.work()) };
-        // SAFETY: The work was just disabled, once, for this guard.
-        (owner, unsafe { Disabled::new(self.inner.work()) })
+    pub fn disable(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
+        // SAFETY: The work is that of this initialised `delayed_work` (type invariants), valid
+        // while `self` is borrowed, which the guard is; this may sleep, as documented.
+        let (taken, guard) = unsafe { Disabled::disable_sync(self.inner.work(), true) };
+        // SAFETY: `taken` is the answer of the C disable of this work, which is queued only
+        // through `T::Pointer`'s `__enqueue` on `T`'s field.
+        (unsafe { take_owner(taken, self.inner.work()) }, guard)
     }
 }
 
@@ -602,6 +622,8 @@ pub unsafe trait HasTrackedDelayedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
 // The library is built into the driver's crate, where its macros are crate-visible, not
 // exported; its documentation shows them as the driver's crate sees them.
 #[cfg_attr(doc, macro_export)]
+// Driver API: a driver need not use every macro.
+#[allow(unused_macros)]
 macro_rules! impl_has_tracked_delayed_work {
     ($(impl$({$($generics:tt)*})?
        HasTrackedDelayedWork<$work_type:ty $(, $id:tt)?>
@@ -712,8 +734,22 @@ pub(crate) unsafe fn rearm(
     (queued, cancelled)
 }
 
+/// What a cancel pass did.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PassReport {
+    /// Items it unlinked from the registry.
+    #[allow(dead_code)] // Read by the KUnit tests only.
+    pub(crate) unlinked: usize,
+    /// Of those, the ones whose pending instance it took, and whose owner it released.
+    pub(crate) released: usize,
+    /// How often it found a linked item's lock held (by an arming, or by the item's drop
+    /// waiting for the registry's lock) and let go to start again.
+    #[allow(dead_code)] // Read by the KUnit tests only.
+    pub(crate) contended: usize,
+}
+
 /// The cancel pass of an owned queue: unlinks every item of `registry`, cancels it, and
-/// releases its owner if the cancel took an instance. Returns how many were released.
+/// releases its owner if the cancel took an instance.
 ///
 /// Afterwards no timer of an item armed on the queue is pending or in flight, and nothing is
 /// queued by one; instances that had started are left for the queue's destroy or drain.
@@ -722,18 +758,19 @@ pub(crate) unsafe fn rearm(
 ///
 /// The caller must keep anyone from arming on the queue of `registry` until it has destroyed
 /// or drained it (it holds the `OwnedQueue` by value or `&mut`).
-pub(crate) unsafe fn cancel_armed(registry: &Registry) -> usize {
-    let mut released = 0;
+pub(crate) unsafe fn cancel_armed(registry: &Registry) -> PassReport {
+    let mut report = PassReport::default();
     loop {
         let irqs = IrqsOff::save();
         let reg = registry.lock(&irqs);
         let Some(link) = registry.first(&reg) else {
-            return released;
+            return report;
         };
         // SAFETY: A linked item is alive while its registry's lock is held (invariant E).
         let tracked = unsafe { &*Tracked::from_link(link) };
         let Some(item) = tracked.lock.try_lock(&irqs) else {
             // Its holder may be waiting for the registry's lock (lock order): let it in.
+            report.contended += 1;
             drop(reg);
             drop(irqs);
             core::hint::spin_loop();
@@ -744,6 +781,14 @@ pub(crate) unsafe fn cancel_armed(registry: &Registry) -> usize {
         // SAFETY: The item's lock is held.
         unsafe { *tracked.home.get() = ptr::null() };
         drop(reg);
+        report.unlinked += 1;
+        // `make check DEMO=broken-core` only: every 16th item is unlinked but not cancelled,
+        // leaving its timer armed for a queue that is drained or freed, to show that the
+        // tests catch it.
+        #[cfg(wq_demo_broken_core)]
+        if report.unlinked % 16 == 0 {
+            continue;
+        }
         // The item stays alive while we hold its lock (E). By B and C, what this cancel takes
         // is the instance the latest arming queued on this queue. It is allowed with
         // interrupts off; it spins only while another CPU queues the instance (see the module
@@ -758,7 +803,7 @@ pub(crate) unsafe fn cancel_armed(registry: &Registry) -> usize {
             // SAFETY: We took this pending instance, so its owner is ours, and it keeps the
             // item alive until `release` drops it.
             unsafe { release(work) };
-            released += 1;
+            report.released += 1;
         }
     }
 }

@@ -66,6 +66,8 @@ use super::{
 // The library is built into the driver's crate, where its macros are crate-visible, not
 // exported; its documentation shows them as the driver's crate sees them.
 #[cfg_attr(doc, macro_export)]
+// Driver API: a driver need not use every macro.
+#[allow(unused_macros)]
 macro_rules! new_work {
     ($($name:literal)?) => {
         $crate::workqueue::Work::new(
@@ -174,8 +176,18 @@ where
     /// Cancels the item if it is queued, and returns the owner the queue held for it.
     ///
     /// Waits for a running instance to finish: when it returns, the item is neither pending
-    /// nor running (until queued again). `None` means nothing was pending. It may sleep, and
-    /// must not be called from the item's own `run`, which it would wait for.
+    /// nor running (until queued again). `None` means nothing was pending. It may sleep.
+    /// Called from the item's own `run`, it waits for itself, forever (lockdep reports it in
+    /// debug kernels).
+    ///
+    /// "Running" is C's: the instance queued last. C keeps an item from running twice at once
+    /// on one queue, not across queues: if an instance still runs on queue A when the item is
+    /// queued on queue B, a cancel (or flush) afterwards waits only for B's. Queue an item on
+    /// one queue at a time, or flush A's first, if that matters.
+    ///
+    /// While it runs, C holds the item's PENDING bit for a moment, and disables the item
+    /// until the running instance is done: an enqueue of the item on another CPU meanwhile is
+    /// refused, and hands its pointer back.
     ///
     /// A `Pin<KBox<T>>` item is not cancelled this way in practice: while it is queued the
     /// queue owns the box, so no one else holds a reference to call `cancel` with. Share the
@@ -248,11 +260,19 @@ where
 
     /// Disables the item: until the returned guard is dropped, queueing it is refused and
     /// hands the pointer back. A queued instance is cancelled (its owner is returned with the
-    /// guard) and a running one waited for. It may sleep.
+    /// guard) and a running one waited for. It may sleep; called from the item's own `run`,
+    /// it waits for itself, forever.
     ///
     /// Disabling nests, and each guard undoes exactly its own disable, so an item is never
     /// enabled more often than it was disabled. To leave an item disabled for good (on unbind,
     /// say), forget the guard with [`core::mem::forget`].
+    ///
+    /// The guard is refused with `EBUSY` (the item is then cancelled as by `cancel`, and not
+    /// disabled) if the item's disable count would exceed 32,768: C counts at most 65,535, and
+    /// the library keeps the rest for the disables that cancels and disables hold while they
+    /// wait, so that every guard stands for a disable that C counted (see [`Disabled`]). The
+    /// count includes those passing disables, so a guard can be refused with fewer guards
+    /// held, while tens of thousands of tasks cancel the item at once.
     ///
     /// # Examples
     ///
@@ -284,6 +304,7 @@ where
     ///
     /// let p = Arc::pin_init(pin_init!(Poll { work <- new_work!() }), GFP_KERNEL)?;
     /// let (owner, disabled) = p.work.disable();
+    /// let disabled = disabled?;
     /// assert!(owner.is_none()); // Nothing was queued.
     /// assert!(system().enqueue(p.clone()).is_err()); // Refused: the `Arc` comes back.
     /// assert!(disabled.enable());
@@ -293,7 +314,7 @@ where
     ///
     /// The guard borrows the item, so it cannot enable an item that is gone, nor another one:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0597
     /// # use crate::workqueue::{impl_has_work, new_work, Work, WorkItem};
     /// # use kernel::sync::Arc;
     /// # #[pin_data]
@@ -308,24 +329,28 @@ where
     /// # }
     /// let disabled = {
     ///     let p = Arc::pin_init(pin_init!(Poll { work <- new_work!() }), GFP_KERNEL)?;
-    ///     p.work.disable().1
+    ///     p.work.disable().1?
     /// }; // `p` is dropped here while the guard still borrows it.
     /// disabled.enable();
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn disable(&self) -> (Option<T::Pointer>, Disabled<'_>) {
-        // SAFETY: The work is initialised; this may sleep, like `cancel`.
-        let taken = unsafe { bindings::disable_work_sync(self.as_raw()) };
-        // SAFETY: As in `cancel`, with the disable's answer.
-        let owner = unsafe { take_owner(taken, self.as_raw()) };
-        // SAFETY: The work was just disabled, once, for this guard.
-        (owner, unsafe { Disabled::new(self.as_raw()) })
+    pub fn disable(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
+        // SAFETY: The work is initialised (type invariants) and stays valid while `self` is
+        // borrowed, which the guard is; this may sleep, as documented.
+        let (taken, guard) = unsafe { Disabled::disable_sync(self.as_raw(), false) };
+        // SAFETY: `taken` is the answer of the C disable of this work, which only
+        // `T::Pointer`'s `__enqueue` queues (through `T`'s `HasWork` field).
+        (unsafe { take_owner(taken, self.as_raw()) }, guard)
     }
 }
 
 impl<T: ?Sized, const ID: u64> Work<T, ID> {
     /// Waits for the last queued instance of the item to finish running.
     ///
-    /// Returns whether there was one to wait for. It may sleep.
+    /// Returns whether there was one to wait for (an instance may also finish just before
+    /// the flush looks). It may sleep; called from the item's own `run`, it waits for itself,
+    /// forever. An earlier instance still running on another queue is not waited for (see
+    /// [`Work::cancel`]).
     pub fn flush(&self) -> bool {
         // SAFETY: The work is initialised by the type invariants.
         unsafe { bindings::flush_work(self.as_raw()) }
@@ -339,7 +364,10 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
 /// [`TrackedDelayedWork`](super::TrackedDelayedWork). Each guard undoes the one disable that
 /// made it, so `enable_work()` is never called on an item more often than `disable_work()`:
 /// it can neither underflow the C disable count nor, with no instance pending while the item
-/// is disabled, take an instance from its owner.
+/// is disabled, take an instance from its owner. C stops counting disables at 65,535 (with a
+/// warning); a guard is made only for a disable that leaves the count at 32,768 or below
+/// (`wq_rs_disable_bounded()`), which keeps the count below C's limit, so every guard's
+/// disable was counted.
 ///
 /// # Invariants
 ///
@@ -356,20 +384,57 @@ unsafe impl Send for Disabled<'_> {}
 // SAFETY: A shared `&Disabled` allows nothing.
 unsafe impl Sync for Disabled<'_> {}
 
-impl Disabled<'_> {
-    /// Makes the guard of one disable of `work`.
+impl<'a> Disabled<'a> {
+    /// Disables `work` (the work of a `delayed_work` if `delayed`), cancelling a pending
+    /// instance, then waits for a running one. Returns whether it took a pending instance,
+    /// and the guard of the disable, or `EBUSY` if the item already carries the most
+    /// disables a guard may stand for: then the disable was undone, and the item is only
+    /// cancelled.
     ///
     /// # Safety
     ///
-    /// `work` must be initialised and valid for the guard's lifetime, and the caller must
-    /// have just disabled it once, handing that disable to the guard.
-    pub(crate) unsafe fn new(work: *mut bindings::work_struct) -> Self {
-        // INVARIANT: The caller's promise.
-        Self {
-            // SAFETY: The caller promises a valid, hence non-null, pointer.
-            work: unsafe { NonNull::new_unchecked(work) },
-            _item: PhantomData,
+    /// `work` must be an initialised `work_struct` (inside a `delayed_work` if `delayed`)
+    /// that stays valid for `'a`. The caller must be allowed to sleep.
+    pub(crate) unsafe fn disable_sync(
+        work: *mut bindings::work_struct,
+        delayed: bool,
+    ) -> (bool, Result<Self>) {
+        let mut taken = false;
+        // SAFETY: `work` is initialised (the caller's promise); the helper may be called in
+        // any context, and writes `taken`.
+        let kept = unsafe { helpers::wq_rs_disable_bounded(work, delayed, &mut taken) };
+        // Wait for a running instance as `disable_work_sync()` does after its disable: by C's
+        // cancel path, whose lockdep annotation (unlike a flush's) does not take a disabled
+        // item to wait for its queue. Disabled, nothing is pending for it to take.
+        // SAFETY: `work` is initialised (inside a `delayed_work` if `delayed`); the caller may
+        // sleep.
+        let again = unsafe {
+            if delayed {
+                let dwork = compat::wq_container_of!(work, bindings::delayed_work, work);
+                bindings::cancel_delayed_work_sync(dwork)
+            } else {
+                bindings::cancel_work_sync(work)
+            }
+        };
+        debug_assert!(!again);
+        if !kept {
+            // SAFETY: Undoes the disable of `wq_rs_disable_bounded()`, which C counted: the
+            // count is below C's maximum (see `Disabled`). Disabled until now, the item has no
+            // pending instance for `enable_work()` to take.
+            unsafe { bindings::enable_work(work) };
         }
+        let guard = if kept {
+            // INVARIANT: The disable was counted by C (see the type's documentation) and is
+            // handed to this guard alone.
+            Ok(Self {
+                // SAFETY: The caller promises a valid, hence non-null, pointer.
+                work: unsafe { NonNull::new_unchecked(work) },
+                _item: PhantomData,
+            })
+        } else {
+            Err(EBUSY)
+        };
+        (taken, guard)
     }
 
     /// Undoes the disable; returns whether the item can be queued again (no other disable
@@ -459,6 +524,8 @@ pub unsafe trait HasUntrackedWork<T, const ID: u64 = 0>: HasWork<T, ID> {}
 // The library is built into the driver's crate, where its macros are crate-visible, not
 // exported; its documentation shows them as the driver's crate sees them.
 #[cfg_attr(doc, macro_export)]
+// Driver API: a driver need not use every macro.
+#[allow(unused_macros)]
 macro_rules! impl_has_work {
     ($(impl$({$($generics:tt)*})?
        HasWork<$work_type:ty $(, $id:tt)?>
@@ -499,6 +566,8 @@ pub(crate) use impl_has_work;
 /// `$holder::from_work` back. The shared body of [`impl_has_delayed_work!`] and
 /// [`impl_has_tracked_delayed_work!`](super::impl_has_tracked_delayed_work).
 #[doc(hidden)]
+// Used by the other macros, which a driver need not use.
+#[allow(unused_macros)]
 macro_rules! impl_has_work_in_field {
     ([$($generics:tt)*] $work_type:ty, [$($id:tt)?], $self:ty, $field:ident, $holder:ident) => {
         // SAFETY: Both functions go through the same field, whose type the compiler checks to
@@ -606,7 +675,8 @@ where
 /// [`RawWorkItem::__enqueue`] must give `queue_work_on` a pointer that stays valid for the
 /// duration of the call and, if it returns `true`, until the work function runs (or the item
 /// is cancelled and its ownership taken back). When it returns `false` nothing was queued
-/// and the value must come back in `EnqueueOutput`.
+/// and the value must come back in `EnqueueOutput`. It must not sleep: the `*_on` functions
+/// call it with preemption off, to hold the CPU they checked online.
 pub unsafe trait RawWorkItem<const ID: u64> {
     /// What enqueueing returns: `Err(pointer)` when the item was already pending or is
     /// disabled.

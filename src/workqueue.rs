@@ -30,12 +30,13 @@
 //!
 //! # Using the library
 //!
-//! Build `workqueue_helpers.c` into your module and mount this file as `mod workqueue` at your
-//! crate root (the macros refer to `crate::workqueue`):
+//! Build `workqueue_helpers.c` into your module and mount this file as `pub mod workqueue` at
+//! your crate root (the macros refer to `crate::workqueue`; `pub` makes the API reachable, so
+//! the compiler does not call the parts your driver leaves unused dead code):
 //!
 //! ```ignore
 //! #[path = "workqueue/src/workqueue.rs"]
-//! mod workqueue;
+//! pub mod workqueue;
 //! ```
 //!
 //! # Examples
@@ -135,10 +136,6 @@
 //!
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
-// The library is built into each consumer's crate, so `pub` marks the API the consumer sees,
-// not an export of the module; and not every consumer uses every item.
-#![allow(unreachable_pub, dead_code, unused_imports, unused_macros)]
-
 mod builder;
 pub(crate) mod compat;
 mod delay;
@@ -161,6 +158,8 @@ pub use builder::{
     Tunable, //
 };
 pub use delay::Delay;
+// The macros of the driver API: a driver need not use each.
+#[allow(unused_imports)]
 pub(crate) use delayed::{
     impl_has_delayed_work,
     new_delayed_work, //
@@ -185,6 +184,8 @@ pub use system::{
     system_power_efficient,
     system_unbound, //
 };
+// The macros of the driver API: a driver need not use each.
+#[allow(unused_imports)]
 pub(crate) use tracked::{
     impl_has_tracked_delayed_work,
     new_tracked_delayed_work, //
@@ -194,6 +195,8 @@ pub use tracked::{
     RawTrackedDelayedWorkItem,
     TrackedDelayedWork, //
 };
+// The macros of the driver API: a driver need not use each.
+#[allow(unused_imports)]
 pub(crate) use work::{
     impl_has_work,
     impl_has_work_in_field,

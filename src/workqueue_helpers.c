@@ -7,6 +7,7 @@
 
 #include <linux/cpumask.h>
 #include <linux/irqflags.h>
+#include <linux/preempt.h>
 #include <linux/spinlock.h>
 #include <linux/version.h>
 #include <linux/workqueue.h>
@@ -94,6 +95,63 @@ struct workqueue_struct *const *const wq_rs_system_dfl_wq = &WQ_RS_SYSTEM_DFL;
 bool wq_rs_work_pending(struct work_struct *work)
 {
 	return work_pending(work);
+}
+
+/*
+ * The most disables a Disabled guard may stand for on one item: half of what C counts
+ * (WORK_OFFQ_DISABLE_BITS). C stops counting at its maximum (with a warning), and the
+ * enable of a disable it did not count would underflow the count or take a pending instance
+ * from its owner. The other half is headroom for disables that are not guards: the one that
+ * cancel_*_sync() and disable_*_sync() hold while they wait (C), a refused bounded disable
+ * while it waits (below), and one bounded disable per CPU between its disable and its check.
+ */
+#define WQ_RS_DISABLE_LIMIT	(1ul << (WORK_OFFQ_DISABLE_BITS - 1))
+
+/*
+ * disable_work(), or disable_delayed_work() when @delayed. Returns whether it leaves the
+ * item's disable count at most WQ_RS_DISABLE_LIMIT, so that a guard may stand for it; if
+ * not, the caller must undo it with enable_work() once it has waited for the item. *@pending
+ * says whether it took a pending instance (whose owner is the caller's either way).
+ *
+ * The count is read with preemption off right after the disable, so at most one disable per
+ * CPU is counted but not yet checked. Every guard's disable was checked with all earlier
+ * guards' counted, so guards never exceed the limit, and the count stays below C's maximum
+ * unless some 32,767 - nr_cpu_ids tasks wait in a cancel or disable of the one item at once:
+ * every disable counts.
+ */
+bool wq_rs_disable_bounded(struct work_struct *work, bool delayed, bool *pending)
+{
+	unsigned long count;
+
+	preempt_disable();
+	if (delayed)
+		*pending = disable_delayed_work(to_delayed_work(work));
+	else
+		*pending = disable_work(work);
+	/*
+	 * Disabled, so not queued: data holds the off-queue fields. Only C's grab of PENDING (a
+	 * cancel, disable or enable) and a refused queueing rewrite them, whole, and keep the
+	 * count of the disables they do not add or remove.
+	 */
+	count = (atomic_long_read(&work->data) >> WORK_OFFQ_DISABLE_SHIFT) &
+		((1ul << WORK_OFFQ_DISABLE_BITS) - 1);
+	preempt_enable();
+	return count <= WQ_RS_DISABLE_LIMIT;
+}
+
+/*
+ * Hold every online CPU online: stop_machine(), which takes a CPU down, cannot run while
+ * this CPU has preemption off (include/linux/stop_machine.h: its "read" side is anything
+ * that disables preemption).
+ */
+void wq_rs_cpus_hold(void)
+{
+	preempt_disable();
+}
+
+void wq_rs_cpus_release(void)
+{
+	preempt_enable();
 }
 
 /* nr_cpu_ids is a macro where the number of CPUs is fixed at build time. */
