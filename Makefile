@@ -20,13 +20,27 @@ SCRIPTS := $(ROOT)/scripts
 LLVM ?= -19
 KERNEL ?= 7.3
 export WQ_KERNEL := $(KERNEL)
-# DEMO=example adds a failing doc example, DEMO=warn a test that triggers WARN_ON, DEMO=leak
-# a test that leaks memory: each must make `make check` fail and name its cause.
+# Deliberate failures, each of which must make `make check` fail and name its cause:
+#   DEMO=example           a doc example that fails
+#   DEMO=compile-fail      a compile_fail example that compiles
+#   DEMO=warn              a test that passes but triggers WARN_ON
+#   DEMO=leak              a test that passes but leaks memory
+#   DEMO=thread-assert     an assertion that fails in a test thread
+#   DEMO=broken-core       the library with its cancel pass skipping every 16th item
+#   DEMO=broken-core-link  the library with an arming that does not move the item's link
 DEMO ?=
 export WQ_DEMO := $(DEMO)
+# The model test: MODEL_SEED replays a run (its seed is printed), MODEL_OPS sets its length.
+MODEL_SEED ?= 0
+MODEL_OPS ?= 100000
+export WQ_MODEL_SEED := $(MODEL_SEED)
+export WQ_MODEL_OPS := $(MODEL_OPS)
+# HZ=1000 builds and uses test kernels with a 1 ms jiffy (cached apart from the default ones).
+HZ ?=
+export WQ_HZ := $(HZ)
 
 # Per kernel version: the cached kernel builds (debug and production) and the module builds.
-BUILD := $(ROOT)/.build/$(KERNEL)
+BUILD := $(ROOT)/.build/$(KERNEL)$(if $(HZ),-hz$(HZ))
 kdir_debug = $$(cat $(BUILD)/kdir-debug)
 kdir_prod = $$(cat $(BUILD)/kdir-prod)
 

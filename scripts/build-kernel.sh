@@ -7,6 +7,7 @@
 #
 #   debug: tinyconfig + configs/base.config + configs/debug.config (KASAN, lockdep, ...)
 #   prod:  tinyconfig + configs/base.config, no debug options: what drivers ship on
+# With WQ_HZ=1000 (`make ... HZ=1000`), configs/hz1000.config is added to either.
 #
 # The directory name is the flavour and a hash of everything that decides the result —
 # source version, config fragments, clang, rustc, bindgen — so an unchanged input never
@@ -20,6 +21,12 @@ case "$FLAVOUR" in
 debug) FRAGMENTS=("$WQ_ROOT/configs/base.config" "$WQ_ROOT/configs/debug.config") ;;
 prod) FRAGMENTS=("$WQ_ROOT/configs/base.config") ;;
 *) die "unknown kernel flavour '$FLAVOUR' (debug or prod)" ;;
+esac
+# `make ... HZ=1000`: both flavours with a 1 ms jiffy (the default is the kernel's, 250).
+case "${WQ_HZ:-}" in
+"") ;;
+1000) FRAGMENTS+=("$WQ_ROOT/configs/hz1000.config") ;;
+*) die "unsupported HZ=$WQ_HZ (1000, or unset for the default)" ;;
 esac
 LLVM_ARG="LLVM=$WQ_LLVM_SUFFIX"
 

@@ -11,8 +11,16 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
+[ $# -eq 2 ] || die "usage: build-modules.sh KDIR OUT"
 KDIR=$(cd "$1" && pwd)
 OUT=$2
+# OUT receives a copy of the sources, and loses the sources that are not the project's: it
+# must be a build directory of this project, never a kernel tree.
+mkdir -p "$OUT"
+case "$(cd "$OUT" && pwd)/" in
+"$WQ_ROOT/.build/"*) ;;
+*) die "build-modules.sh: OUT ($OUT) must be under $WQ_ROOT/.build" ;;
+esac
 LLVM_ARG="LLVM=${LLVM:-$WQ_LLVM_SUFFIX}"
 
 mkdir -p "$OUT"

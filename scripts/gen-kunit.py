@@ -18,10 +18,12 @@ Writes, into OUTDIR:
   `kunit_test_suites()`. The kernel crate's `#[kunit_tests]` exists only from 6.15 on, so
   C registers the suites on every kernel, and the cases run identically everywhere.
 - compile_fail.rs and compile_fail.json: the examples marked `compile_fail`, one function
-  each, and where each one's lines land; scripts/compile-fail.sh checks that every one of
-  them fails to compile.
+  each, with the error code each declares (```compile_fail,E0597) and the lines where its
+  visible (not `# `-hidden) code lands; scripts/compile-fail.sh checks that each one fails
+  with that code at one of those lines.
 
-DEMO (`example`, `warn` or `leak`) adds the deliberate failures of tests/demo/.
+DEMO (`example`, `compile-fail`, `warn`, `leak` or `thread-assert`) adds the deliberate
+failures of tests/demo/.
 """
 import json
 import os
@@ -35,8 +37,8 @@ TAIL_OK = re.compile(r"^\s*Ok::<\(\),\s*(.+)>\(\(\)\)\s*;?\s*$")
 
 
 def examples(path, want_compile_fail=False):
-    """Yields (first_line_number, [code lines]) for each runnable example in a file (or,
-    with `want_compile_fail`, for each `compile_fail` example)."""
+    """Yields (first_line_number, [code lines], [visible flags], attrs) for each runnable
+    example in a file (or, with `want_compile_fail`, for each `compile_fail` example)."""
     with open(path) as f:
         lines = f.read().split("\n")
     i = 0
@@ -48,25 +50,40 @@ def examples(path, want_compile_fail=False):
         attrs = {a.strip() for a in m.group(1).split(",") if a.strip()}
         start = i + 1
         body = []
+        visible = []
         i += 1
         while i < len(lines) and not FENCE.match(lines[i]):
             d = DOC.match(lines[i])
             text = d.group(4) if d else ""
+            shown = True
             # Hidden lines: `# code` (rustdoc's convention) are compiled but not shown.
             if text == "#":
-                text = ""
+                text, shown = "", False
             elif text.startswith("# "):
-                text = text[2:]
+                text, shown = text[2:], False
             body.append(text)
+            visible.append(shown and bool(text.strip()))
             i += 1
         i += 1
         if want_compile_fail:
             if "compile_fail" in attrs:
-                yield start + 1, body
+                yield start + 1, body, visible, attrs
             continue
         if attrs & SKIP_ATTRS or (attrs and not attrs <= {"rust"}):
             continue
-        yield start + 1, body
+        yield start + 1, body, visible, attrs
+
+
+def strip_ok_tail(code):
+    """Splits an example into its code without trailing blank lines and without a final
+    `Ok::<(), E>(())`, and E (or None when the example has no such tail)."""
+    code = list(code)
+    while code and not code[-1].strip():
+        code.pop()
+    tail = TAIL_OK.match(code[-1]) if code else None
+    if tail:
+        code.pop()
+    return code, (tail.group(1) if tail else None)
 
 
 SUITE = re.compile(r"^// KUnit suite: ([a-z0-9_]+)\s*$")
@@ -83,11 +100,8 @@ def doctest_source(rel, line, body, gen_line):
     generated line back to `rel`.
     """
     name = re.sub(r"[^a-z0-9]", "_", rel.lower()) + f"_{line}"
-    code = list(body)
-    while code and not code[-1].strip():
-        code.pop()
-    tail = TAIL_OK.match(code[-1]) if code else None
-    ret = f"::core::result::Result<(), {tail.group(1)}>" if tail else "()"
+    code, err = strip_ok_tail(body)
+    ret = f"::core::result::Result<(), {err}>" if err else "()"
 
     def asserts(macro, params, cond, what):
         return [
@@ -124,6 +138,8 @@ def doctest_source(rel, line, body, gen_line):
     first = gen_line + len(head)
     head[3] = f"    #[allow(unused)] const DIFF: i32 = {first - line};"
     text = head + [("        " + c) if c else "" for c in code]
+    if err:
+        text.append("        Ok(())")
     text += [
         "    }",
         f"    crate::kunit::run_at(FILE, {line}, example);",
@@ -140,8 +156,9 @@ def suites(tests_dir, demo):
     stems = sorted((f[:-3] for f in os.listdir(tests_dir) if f.endswith(".rs")),
                    key=lambda s: (order.index(s) if s in order else -1, s))
     files = [(os.path.join(tests_dir, f"{s}.rs"), s) for s in stems]
-    if demo in ("warn", "leak"):
-        files.append((os.path.join(tests_dir, "demo", f"{demo}.rs"), f"demo_{demo}"))
+    if demo in ("warn", "leak", "thread-assert"):
+        stem = demo.replace("-", "_")
+        files.append((os.path.join(tests_dir, "demo", f"{stem}.rs"), f"demo_{stem}"))
     base = os.path.dirname(os.path.abspath(tests_dir))
     for path, stem in files:
         lines = open(path).read().split("\n")
@@ -168,12 +185,14 @@ def suites(tests_dir, demo):
 def main():
     src, tests_dir, outdir = sys.argv[1:4]
     demo = sys.argv[4] if len(sys.argv) > 4 else ""
-    roots = [src] + ([os.path.join(tests_dir, "demo")] if demo == "example" else [])
     files = []
-    for root in roots:
-        for dirpath, _, names in os.walk(root):
-            files += [os.path.join(dirpath, n) for n in sorted(names)
-                      if n.endswith(".rs") and (root == src or n == "failing_example.rs")]
+    for dirpath, _, names in os.walk(src):
+        files += [os.path.join(dirpath, n) for n in sorted(names) if n.endswith(".rs")]
+    # The demos whose deliberate failure is a doc example: one that fails when it runs, and a
+    # `compile_fail` one that compiles.
+    demo_examples = {"example": "failing_example.rs", "compile-fail": "compiling_example.rs"}
+    if demo in demo_examples:
+        files.append(os.path.join(tests_dir, "demo", demo_examples[demo]))
     base = os.path.dirname(os.path.abspath(src))
     os.makedirs(outdir, exist_ok=True)
 
@@ -187,7 +206,7 @@ def main():
     doc_cases = []
     for path in sorted(files):
         rel = os.path.relpath(os.path.abspath(path), base)
-        for line, body in examples(path):
+        for line, body, _, _ in examples(path):
             name, text = doctest_source(rel, line, body, len(lines) + 1)
             lines += text
             doc_cases.append(name)
@@ -241,7 +260,7 @@ def main():
     print(f">>> KUnit: {len(doc_cases)} doc examples and {len(all_suites) - 1} suites "
           f"-> {os.path.relpath(outdir)}", file=sys.stderr)
 
-    # The compile_fail examples: one function each, and where each one's lines land.
+    # The compile_fail examples: one function each, and where each one's visible lines land.
     cf_lines = [
         "// SPDX-License-Identifier: GPL-2.0",
         "// Generated by scripts/gen-kunit.py: examples that must not compile. Do not edit.",
@@ -250,17 +269,23 @@ def main():
     spans = []
     for path in sorted(files):
         rel = os.path.relpath(os.path.abspath(path), base)
-        for line, body in examples(path, want_compile_fail=True):
+        for line, body, visible, attrs in examples(path, want_compile_fail=True):
+            codes = sorted(a for a in attrs if re.fullmatch(r"E[0-9]{4}", a))
+            if len(codes) != 1:
+                sys.exit(f"gen-kunit: {rel}:{line}: a compile_fail example must declare the "
+                         "one error code it expects (```compile_fail,E0597)")
             name = re.sub(r"[^a-z0-9]", "_", rel.lower()) + f"_{line}"
-            cf_lines += [f"/// `{rel}:{line}`", "#[allow(unused)]",
+            code, err = strip_ok_tail(body)
+            cf_lines += [f"/// `{rel}:{line}`", "#[allow(unused, unreachable_code)]",
                          f"fn {name}() -> ::core::result::Result<(), ::kernel::error::Error> {{",
                          "    use ::kernel::prelude::*;",
                          "    use crate::workqueue::compat::CStr;"]
             first = len(cf_lines) + 1
-            cf_lines += ["    " + c if c else "" for c in body]
-            spans.append({"name": name, "source": f"{rel}:{line}",
-                          "first": first, "last": len(cf_lines)})
-            cf_lines += ["    #[allow(unreachable_code)]", "    Ok(())", "}", ""]
+            cf_lines += ["    " + c if c else "" for c in code]
+            shown = [first + i for i, v in enumerate(visible[:len(code)]) if v]
+            spans.append({"name": name, "source": f"{rel}:{line}", "code": codes[0],
+                          "first": first, "last": len(cf_lines), "visible": shown})
+            cf_lines += ["    Ok(())", "}", ""]
     write_if_changed(os.path.join(outdir, "compile_fail.rs"), "\n".join(cf_lines))
     write_if_changed(os.path.join(outdir, "compile_fail.json"), json.dumps(spans, indent=1))
 

@@ -35,8 +35,14 @@ check) MODULES=(tests/rust_wq_test samples/rust_wq_sample) ;;
 smoke | bench) MODULES=(bench/rust_wq_bench) ;;
 *) die "usage: $0 run|check|smoke|bench KDIR MODDIR" ;;
 esac
-# Module parameters, by module name.
-declare -A PARAMS=([rust_wq_bench]="mode=$([ "$MODE" = bench ] && echo full || echo smoke)")
+# Module parameters, by module name: the benchmark's mode, and the model test's seed and
+# number of operations (`make check MODEL_SEED=0x... MODEL_OPS=...`; 0 draws a seed).
+declare -A PARAMS=(
+	[rust_wq_bench]="mode=$([ "$MODE" = bench ] && echo full || echo smoke)"
+	[rust_wq_test]="model_seed=${WQ_MODEL_SEED:-0} model_ops=${WQ_MODEL_OPS:-100000}"
+)
+# The KUnit suites to run (all of ours by default; a glob, as kunit.filter_glob takes it).
+FILTER=${WQ_KUNIT_FILTER:-workqueue*}
 
 # --- initramfs -------------------------------------------------------------------------
 root="$OUT/initramfs"
@@ -108,7 +114,7 @@ set +e
 timeout --foreground -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu "$CPU_MODEL" -smp "$CPUS" -m 1G \
 	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 kunit.filter_glob=workqueue* $HUNG" \
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 kunit.filter_glob=$FILTER $HUNG" \
 	-nographic -no-reboot -monitor none </dev/null | tr -d '\r' >"$console"
 qemu_rc=${PIPESTATUS[0]}
 set -e

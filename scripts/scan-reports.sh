@@ -2,17 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # scan-reports.sh CONSOLE REPORTS_OUT: fails (exit 1, listing them) if the kernel console log
-# CONSOLE holds any kernel report: a warning, BUG, Oops, KASAN, lockdep, kmemleak or
-# debug-objects report, a hung task, a panic, a deprecated-workqueue warning. Used by every
-# boot of the project (qemu-kunit.sh) and by `make kunit`.
+# CONSOLE holds any kernel report: a warning, BUG, Oops, KASAN, UBSAN, lockdep, kmemleak or
+# debug-objects report, a refcount_t warning, an RCU stall, a hung task, a panic, a
+# deprecated-workqueue warning, or a test assertion that failed outside its case's thread.
+# A console that is missing or empty fails too: nothing was scanned. Used by every boot of
+# the project (qemu-kunit.sh) and by `make kunit`.
 set -euo pipefail
 
 console=$1
 out=$2
-REPORTS='WARNING:|BUG:|Oops|KASAN|possible (circular|recursive) locking|inconsistent lock state|'
-REPORTS+='lockdep|unreferenced object|ODEBUG|blocked for more than|hung_task|'
+if [ ! -s "$console" ]; then
+	echo "FAIL: the console log $console is missing or empty: nothing to scan" >&2
+	exit 1
+fi
+REPORTS='WARNING:|BUG:|Oops|KASAN|UBSAN:|possible (circular|recursive) locking|'
+REPORTS+='inconsistent lock state|lockdep|unreferenced object|ODEBUG|refcount_t:|'
+REPORTS+='rcu: INFO:|rcu_.* self-detected stall|RCU stall|detected stalls on CPUs|'
+REPORTS+='blocked for more than|hung_task|soft lockup|hard LOCKUP|'
 REPORTS+='Kernel panic|Call Trace:|general protection|enqueued on deprecated workqueue|'
-REPORTS+='suspected memory leak'
+REPORTS+='suspected memory leak|ASSERTION FAILED'
 # Boot banners that merely announce a detector is on. Boot-time KUnit runs only our suites
 # (kunit.filter_glob), so the kernel's own tests cannot add reports of their own.
 BENIGN='KernelAddressSanitizer initialized|kmemleak: Kernel memory leak detector initialized|'
@@ -20,9 +28,17 @@ BENIGN+='Lock dependency validator|lockdep: fixed|... MAX_LOCK|... MAX_LOCKDEP|'
 BENIGN+='... CHAINHASH|... CLASSHASH|RCU lockdep checking is enabled|'
 # The kernel echoes its command line, which names the hung-task setting.
 BENIGN+='[Cc]ommand line:'
-if grep -nE "$REPORTS" "$console" | grep -vE "$BENIGN" >"$out"; then
+# grep exits 2 on a read error: that is a failure, not a clean console.
+set +e
+grep -nE "$REPORTS" "$console" >"$out.all"
+rc=$?
+set -e
+[ $rc -le 1 ] || { echo "FAIL: could not read $console" >&2; exit 1; }
+if grep -vE "$BENIGN" "$out.all" >"$out"; then
 	echo "FAIL: kernel reports in the console:" >&2
 	cat "$out" >&2
+	rm -f "$out.all"
 	exit 1
 fi
+rm -f "$out.all"
 exit 0

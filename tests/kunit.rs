@@ -24,11 +24,15 @@ use crate::workqueue::compat::{
 
 extern "C" {
     fn wq_test_assert_failed(file: *const c_char, line: c_int, what: *const c_char);
+    fn wq_test_case_begin();
+    fn wq_test_case_end() -> bool;
 }
 
-/// Reports a failed assertion at `file:line` to the running KUnit case, which it ends.
-pub(crate) fn assert_failed(file: &CStr, line: i32, what: &CStr) {
-    // SAFETY: Both strings are C strings; the helper only formats them.
+/// Reports a failed assertion at `file:line`. In the case's own thread it fails and ends the
+/// case; in any other thread or context (a test thread, a work item, a timer) it is recorded,
+/// and the running case fails when it ends (see `wq_test_assert_failed()`).
+pub(crate) fn assert_failed(file: &'static CStr, line: i32, what: &'static CStr) {
+    // SAFETY: Both strings are static C strings: the helper may keep them until the case ends.
     unsafe { wq_test_assert_failed(compat::cstr_ptr(file), line, compat::cstr_ptr(what)) }
 }
 
@@ -102,13 +106,21 @@ impl<T, E: Debug> Outcome for core::result::Result<T, E> {
 }
 
 /// Runs a test case of the suite in `file`.
-pub(crate) fn run<R: Outcome>(file: &CStr, case: fn() -> R) {
+pub(crate) fn run<R: Outcome>(file: &'static CStr, case: fn() -> R) {
     run_at(file, 0, case)
 }
 
 /// Runs a test case written at `file:line` (a doc example).
-pub(crate) fn run_at<R: Outcome>(file: &CStr, line: i32, case: fn() -> R) {
-    if !case().passed() {
+///
+/// The case fails if it returns an error, if an assertion fails in its thread, or if one
+/// fails anywhere else while it runs (a thread or work item it started, a timer).
+pub(crate) fn run_at<R: Outcome>(file: &'static CStr, line: i32, case: fn() -> R) {
+    // SAFETY: Called from the case's thread, as the helper expects.
+    unsafe { wq_test_case_begin() };
+    let passed = case().passed();
+    // SAFETY: As above; it fails the case if another thread's assertion failed meanwhile.
+    unsafe { wq_test_case_end() };
+    if !passed {
         assert_failed(file, line, c"the case returned an error");
     }
 }

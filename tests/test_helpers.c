@@ -12,14 +12,39 @@
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
+#include <linux/moduleparam.h>
 #include <linux/mount.h>
 #include <linux/preempt.h>
 #include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/smp.h>
+#include <linux/spinlock.h>
 #include <linux/timekeeping.h>
 
 #include "test_helpers.h"
+
+/*
+ * The model test's seed (0 draws one, which the test prints) and its number of operations over
+ * all CPUs: `insmod rust_wq_test.ko model_seed=0x... model_ops=...` replays a run, or makes a
+ * longer one.
+ */
+static unsigned long long model_seed;
+module_param(model_seed, ullong, 0444);
+MODULE_PARM_DESC(model_seed, "seed of the model test's random operations (0: a random one)");
+
+static unsigned int model_ops = 100000;
+module_param(model_ops, uint, 0444);
+MODULE_PARM_DESC(model_ops, "random operations of the model test, over all CPUs");
+
+u64 wq_test_model_seed(void)
+{
+	return model_seed;
+}
+
+unsigned int wq_test_model_ops(void)
+{
+	return model_ops;
+}
 
 bool wq_test_in_serving_softirq(void)
 {
@@ -119,6 +144,19 @@ ssize_t wq_test_read_sysfs(const char *path, char *buf, size_t len)
 	return n;
 }
 
+void *wq_test_current_task(void)
+{
+	return current;
+}
+
+/* Whether @task is in an uninterruptible wait (a flush or a completion), not running. */
+bool wq_test_task_blocked(void *task)
+{
+	struct task_struct *t = task;
+
+	return READ_ONCE(t->__state) & TASK_UNINTERRUPTIBLE;
+}
+
 unsigned int wq_test_num_online_cpus(void)
 {
 	return num_online_cpus();
@@ -140,8 +178,87 @@ bool wq_test_fail_allocations(bool fail)
 }
 
 /*
- * A failed assertion at @file:@line of a Rust test, reported as KUnit reports its own (with
- * that location), ending the case. Outside a KUnit case it is only printed.
+ * Failed assertions outside the case's own thread.
+ *
+ * A case's assertions run in its thread, where KUnit can fail and end the case. Test threads,
+ * work items and timer callbacks are other threads or contexts: KUnit's failure path
+ * allocates (and may sleep), and ending the case from there would end the wrong thread. So a
+ * failure there is recorded here, in any context, and the case that is running fails at its
+ * end, with the location of the first such failure (wq_test_case_end()). Each is also
+ * printed as "ASSERTION FAILED", which the console scan treats as a report, so a failure
+ * that comes after its case ended still fails the run.
+ */
+static DEFINE_RAW_SPINLOCK(wq_test_deferred_lock);
+static bool wq_test_case_running;
+static unsigned int wq_test_deferred_failures;
+static const char *wq_test_deferred_file;
+static int wq_test_deferred_line;
+static const char *wq_test_deferred_what;
+
+/* Starts recording the failures of other threads for the case that calls it. */
+void wq_test_case_begin(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&wq_test_deferred_lock, flags);
+	wq_test_case_running = true;
+	wq_test_deferred_failures = 0;
+	raw_spin_unlock_irqrestore(&wq_test_deferred_lock, flags);
+}
+
+/*
+ * Ends the recording; fails the calling case if another thread failed an assertion since
+ * wq_test_case_begin(). Returns whether none did.
+ */
+bool wq_test_case_end(void)
+{
+	struct kunit *test = kunit_get_current_test();
+	const struct kunit_fail_assert assert = {};
+	struct kunit_loc loc = {};
+	const char *what = NULL;
+	unsigned long flags;
+	unsigned int failures;
+
+	raw_spin_lock_irqsave(&wq_test_deferred_lock, flags);
+	wq_test_case_running = false;
+	failures = wq_test_deferred_failures;
+	if (failures) {
+		loc.file = wq_test_deferred_file;
+		loc.line = wq_test_deferred_line;
+		what = wq_test_deferred_what;
+	}
+	raw_spin_unlock_irqrestore(&wq_test_deferred_lock, flags);
+	if (failures && test)
+		__kunit_do_failed_assertion(test, &loc, KUNIT_ASSERTION, &assert.assert,
+					    kunit_fail_assert_format,
+					    "%s (failed outside the case's thread; %u such failures)",
+					    what, failures);
+	return !failures;
+}
+
+/* Records a failure outside the case's thread; any context. */
+static void wq_test_defer_failure(const char *file, int line, const char *what)
+{
+	unsigned long flags;
+	bool running;
+
+	raw_spin_lock_irqsave(&wq_test_deferred_lock, flags);
+	running = wq_test_case_running;
+	if (running && !wq_test_deferred_failures++) {
+		wq_test_deferred_file = file;
+		wq_test_deferred_line = line;
+		wq_test_deferred_what = what;
+	}
+	raw_spin_unlock_irqrestore(&wq_test_deferred_lock, flags);
+	pr_err("ASSERTION FAILED at %s:%d: %s (%s)\n", file, line, what,
+	       running ? "outside the case's thread: the case fails at its end" :
+			 "while no case runs");
+}
+
+/*
+ * A failed assertion at @file:@line of a Rust test. In a case's own thread it is reported as
+ * KUnit reports its own (with that location) and ends the case; anywhere else it is recorded
+ * for the running case (see above). @file and @what are static strings.
  */
 void wq_test_assert_failed(const char *file, int line, const char *what)
 {
@@ -150,7 +267,7 @@ void wq_test_assert_failed(const char *file, int line, const char *what)
 	const struct kunit_fail_assert assert = {};
 
 	if (!test) {
-		pr_err("ASSERTION FAILED at %s:%d: %s (not in a KUnit case)\n", file, line, what);
+		wq_test_defer_failure(file, line, what);
 		return;
 	}
 	__kunit_do_failed_assertion(test, &loc, KUNIT_ASSERTION, &assert.assert,

@@ -5,6 +5,8 @@
 
 #include <linux/types.h>
 
+u64 wq_test_model_seed(void);
+unsigned int wq_test_model_ops(void);
 bool wq_test_in_serving_softirq(void);
 bool wq_test_in_task(void);
 unsigned long wq_test_jiffies(void);
@@ -18,10 +20,14 @@ int wq_test_cpu_up(unsigned int cpu);
 struct completion;
 void wq_test_completion_init(struct completion *done);
 ssize_t wq_test_read_sysfs(const char *path, char *buf, size_t len);
+void *wq_test_current_task(void);
+bool wq_test_task_blocked(void *task);
 unsigned int wq_test_num_online_cpus(void);
 bool wq_test_fail_allocations(bool fail);
 void wq_test_skip(const char *reason);
 void wq_test_assert_failed(const char *file, int line, const char *what);
+void wq_test_case_begin(void);
+bool wq_test_case_end(void);
 void wq_test_demo_warn(void);
 
 #endif /* WORKQUEUE_RS_TEST_HELPERS_H */
