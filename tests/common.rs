@@ -20,7 +20,8 @@ use kernel::{
         c_int,
         c_long,
         c_uint,
-        c_ulong, //
+        c_ulong,
+        c_void, //
     },
     prelude::*,
     sync::Arc,
@@ -59,6 +60,12 @@ extern "C" {
     fn wq_test_fail_allocations(fail: bool) -> bool;
     fn wq_test_num_online_cpus() -> c_uint;
     fn wq_test_skip(reason: *const c_char);
+    // A `struct task_struct *`, opaque here: `task_struct` holds structs that are empty in
+    // some configurations, which an `extern` declaration cannot take.
+    fn wq_test_current_task() -> *mut c_void;
+    fn wq_test_model_seed() -> u64;
+    fn wq_test_model_ops() -> c_uint;
+    fn wq_test_task_blocked(task: *mut c_void) -> bool;
 }
 
 /// Time spans, sleeping and spinning, as the tests use them (`kernel::time` on newer kernels).
@@ -324,8 +331,18 @@ pub(crate) struct Rng(u64);
 impl Rng {
     pub(crate) fn new() -> Self {
         // SAFETY: Always safe to call.
-        let seed = unsafe { wq_test_random_u64() };
+        Self::from_seed(unsafe { wq_test_random_u64() })
+    }
+
+    /// A generator whose numbers follow from `seed` alone, for a run that can be replayed.
+    pub(crate) fn from_seed(seed: u64) -> Self {
         Self(seed | 1)
+    }
+
+    /// A random seed, from the kernel's random pool.
+    pub(crate) fn random_seed() -> u64 {
+        // SAFETY: Always safe to call.
+        unsafe { wq_test_random_u64() }
     }
 
     /// A number below `n` (0 for an `n` of 0; no panic, as in [`random_below`]).
@@ -343,12 +360,14 @@ impl Rng {
     }
 }
 
-/// One test thread: a work item on the threads' own queue that runs `body(ctx, index)`.
+/// One test thread: a work item, pinned to CPU `index`, that runs `body(ctx, index)`.
 #[pin_data]
 struct TestThread<C: Send + Sync + 'static> {
     ctx: Arc<C>,
     body: fn(&C, u32),
     index: u32,
+    /// The CPU the body started on.
+    cpu: AtomicU32,
     #[pin]
     done: Completion,
     #[pin]
@@ -363,36 +382,51 @@ impl<C: Send + Sync + 'static> WorkItem for TestThread<C> {
     type Pointer = Arc<TestThread<C>>;
 
     fn run(this: Arc<TestThread<C>>) {
+        this.cpu.store(current_cpu(), Ordering::Release);
         (this.body)(&this.ctx, this.index);
         this.done.complete_all();
     }
 }
 
-/// Runs `body(ctx, i)` for `i` in `0..threads` at once, each in a work item of an unbound queue
-/// of its own (so the scheduler spreads them over every CPU, and they share no pool with the
-/// queues under test), and waits for all of them.
-pub(crate) fn run_threads<C: Send + Sync + 'static>(
-    threads: u32,
+/// The CPUs that the race and model tests claim, and that the test boot gives QEMU.
+pub(crate) const TEST_CPUS: u32 = 4;
+
+/// Runs `body(ctx, i)` on CPU `i` for every `i` in `0..cpus`, all at once, and waits for all
+/// of them. Fails unless those CPUs are online.
+///
+/// Each body is a work item queued on its CPU on a per-CPU queue of its own, so it is pinned
+/// there. The queue is CPU-intensive: the bodies spin, and a per-CPU pool would otherwise hold
+/// back the other items of that pool and CPU until they sleep. An assertion that fails in a
+/// body fails the calling case (see `wq_test_assert_failed()`).
+pub(crate) fn run_on_cpus<C: Send + Sync + 'static>(
+    cpus: u32,
     ctx: &Arc<C>,
     body: fn(&C, u32),
 ) -> Result {
-    let q = Builder::unbound()
-        .max_active(threads)
+    let online = online_cpus();
+    if online < cpus {
+        pr_err!("this test needs {cpus} CPUs, and {online} are online\n");
+        return Err(ENODEV);
+    }
+    let q = Builder::percpu()
+        .cpu_intensive()
         .build(c"wq_rs_test_threads")?;
     let mut started = KVec::new();
-    for index in 0..threads {
+    for index in 0..cpus {
         let t = Arc::pin_init(
             pin_init!(TestThread {
                 ctx: ctx.clone(),
                 body,
                 index,
+                cpu: AtomicU32::new(u32::MAX),
                 done <- Completion::new(),
                 work <- new_work!("TestThread::work"),
             }),
             GFP_KERNEL,
         )?;
-        if q.enqueue(t.clone()).is_err() {
-            return Err(EBUSY);
+        match q.enqueue_on(index, t.clone()) {
+            Ok(Ok(())) => {}
+            _ => return Err(EBUSY),
         }
         started.push(t, GFP_KERNEL)?;
     }
@@ -400,7 +434,123 @@ pub(crate) fn run_threads<C: Send + Sync + 'static>(
         t.done.wait_for_completion();
     }
     drop(q);
+    for t in &started {
+        let cpu = t.cpu.load(Ordering::Acquire);
+        if cpu != t.index {
+            pr_err!("test thread {} ran on CPU {cpu}\n", t.index);
+            return Err(EINVAL);
+        }
+    }
     Ok(())
+}
+
+/// A barrier for the threads of [`run_on_cpus`]: `wait` returns once all `n` have arrived.
+/// The handshake that lines racing threads up for each round, instead of a sleep.
+pub(crate) struct Barrier {
+    n: u32,
+    arrived: AtomicU32,
+    generation: AtomicU32,
+}
+
+impl Barrier {
+    pub(crate) const fn new(n: u32) -> Self {
+        Self {
+            n,
+            arrived: AtomicU32::new(0),
+            generation: AtomicU32::new(0),
+        }
+    }
+
+    /// Waits, spinning, until all `n` threads have called `wait` for this round.
+    pub(crate) fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            // The last one in opens the next round; the others leave only after this.
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        } else {
+            while self.generation.load(Ordering::Acquire) == generation {
+                core::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// Counts one outcome a race test claims to cover.
+pub(crate) struct Outcome {
+    pub(crate) name: &'static str,
+    count: AtomicUsize,
+}
+
+impl Outcome {
+    pub(crate) const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.count.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub(crate) fn hit(&self) {
+        self.add(1);
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Prints the count under `test`, and whether it reached `min`; returns whether it did.
+    pub(crate) fn reached(&self, test: &str, min: usize) -> bool {
+        let n = self.get();
+        let ok = n >= min;
+        if ok {
+            pr_info!("{test}: {}: {n} (at least {min})\n", self.name);
+        } else {
+            pr_err!(
+                "{test}: {}: {n}, fewer than the {min} the test requires\n",
+                self.name
+            );
+        }
+        ok
+    }
+}
+
+/// Sleeps until the task that published itself in `task` blocks (in an uninterruptible wait,
+/// such as a flush's), or `ms` milliseconds pass; returns whether it blocked. The handshake
+/// that lets a helper act only once the test's own thread is waiting.
+pub(crate) fn wait_until_blocked(task: &Task, ms: u32) -> bool {
+    wait_until(ms, || task.is_blocked())
+}
+
+/// A task, as [`wait_until_blocked`] watches it.
+pub(crate) struct Task(NonNull<c_void>);
+
+// SAFETY: A task pointer may be read from any thread; the tests keep the task alive.
+unsafe impl Send for Task {}
+// SAFETY: As above.
+unsafe impl Sync for Task {}
+
+impl Task {
+    /// The calling task. It must outlive every use of the result (the tests only hand it to
+    /// helpers that they wait for).
+    pub(crate) fn current() -> Self {
+        // SAFETY: Reads `current`, never null in task context.
+        Self(unsafe { NonNull::new_unchecked(wq_test_current_task()) })
+    }
+
+    fn is_blocked(&self) -> bool {
+        // SAFETY: The task is alive (see `current`); the helper reads its state.
+        unsafe { wq_test_task_blocked(self.0.as_ptr()) }
+    }
+}
+
+/// The model test's `model_seed` and `model_ops` module parameters.
+pub(crate) fn model_params() -> (u64, u32) {
+    // SAFETY: Read module parameters, set at load.
+    unsafe { (wq_test_model_seed(), wq_test_model_ops()) }
 }
 
 /// The number of CPUs the guest brought up.

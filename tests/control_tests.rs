@@ -15,7 +15,9 @@ pub(crate) mod tests {
     use core::{
         ptr::NonNull,
         sync::atomic::{
+            AtomicBool,
             AtomicU32,
+            AtomicU64,
             AtomicUsize,
             Ordering, //
         },
@@ -24,7 +26,7 @@ pub(crate) mod tests {
     use kernel::{
         prelude::*,
         sync::Arc,
-        time::{msecs_to_jiffies, Jiffies},
+        time::msecs_to_jiffies, //
     };
 
     use crate::{
@@ -33,11 +35,14 @@ pub(crate) mod tests {
             into_aref,
             jiffies,
             nr_cpu_ids,
+            random_below,
             release_boxed,
-            time::{fsleep, udelay, Delta},
+            time::{fsleep, now_ns, udelay, Delta},
             wait_until,
+            wait_until_blocked,
             Completion,
-            Echo, //
+            Echo,
+            Task, //
         },
         workqueue::{
             compat::{
@@ -66,7 +71,10 @@ pub(crate) mod tests {
     struct Item {
         runs: AtomicU32,
         cpu: AtomicU32,
-        ran_at: AtomicUsize,
+        /// When it last ran, in nanoseconds of the monotonic clock.
+        ran_at: AtomicU64,
+        /// Set once its run has started, before the gate.
+        started: AtomicBool,
         gated: bool,
         #[pin]
         gate: Completion,
@@ -90,7 +98,8 @@ pub(crate) mod tests {
                 pin_init!(Item {
                     runs: AtomicU32::new(0),
                     cpu: AtomicU32::new(u32::MAX),
-                    ran_at: AtomicUsize::new(0),
+                    ran_at: AtomicU64::new(0),
+                    started: AtomicBool::new(false),
                     gated,
                     gate <- Completion::new(),
                     work <- new_work!("Item::work"),
@@ -102,7 +111,8 @@ pub(crate) mod tests {
 
         fn record(&self) {
             self.cpu.store(current_cpu(), Ordering::Relaxed);
-            self.ran_at.store(jiffies(), Ordering::Relaxed);
+            self.ran_at.store(now_ns(), Ordering::Relaxed);
+            self.started.store(true, Ordering::Release);
             if self.gated {
                 self.gate.wait_for_completion();
             }
@@ -237,11 +247,11 @@ pub(crate) mod tests {
         Ok(())
     }
 
-    /// The item runs on the other CPU while this one cancels it: for every round exactly one
-    /// of "it ran" and "its owner came back" happens.
+    /// The item runs on another CPU while this one cancels it: in every round exactly one of
+    /// "it ran" and "its owner came back" happens, and over the rounds both do, often.
     pub(crate) fn cancel_racing_with_the_run_on_another_cpu_is_exact() -> Result {
         const ROUNDS: u32 = 10_000;
-        // The test boot has two CPUs; with one there would be no race to test.
+        // With one CPU there would be no race to test.
         let cpus = nr_cpu_ids();
         assert!(cpus >= 2);
         let item = Item::new(false)?;
@@ -253,12 +263,12 @@ pub(crate) mod tests {
                 system().enqueue_on::<_, 0>(other, item.clone()),
                 Ok(Ok(()))
             ));
-            // Vary the head start of the run a little, so both outcomes occur.
-            udelay(Delta::from_micros(i64::from(round % 7)));
+            // Vary the head start of the run, so that both outcomes occur.
+            udelay(Delta::from_micros(i64::from(random_below(200))));
             let owner = item.work.cancel();
             let returned = owner.is_some();
             drop(owner);
-            item.work.flush();
+            // After the cancel nothing runs: the count is final for this round.
             let delta = item.runs() - before;
             if returned {
                 cancelled += 1;
@@ -267,23 +277,34 @@ pub(crate) mod tests {
                 ran += 1;
                 assert_eq!(delta, 1);
             }
+            let _ = round;
         }
         pr_info!("cancel race: {ROUNDS} rounds, {cancelled} cancelled, {ran} ran\n");
-        assert_eq!(cancelled + ran, ROUNDS);
+        assert!(cancelled >= ROUNDS / 20);
+        assert!(ran >= ROUNDS / 20);
         assert!(sole_owner(item));
         Ok(())
     }
 
+    /// A flush that starts while the item runs returns only after the run: the item is held
+    /// at its gate until the flushing thread is seen blocked, and only then released.
     pub(crate) fn flush_waits_for_the_item() -> Result {
         let item = Item::new(true)?;
         assert!(system_long_enqueue(&item));
+        // The run has started and waits at its gate.
+        assert!(wait_until(5000, || item.started.load(Ordering::Acquire)));
         let releaser = item.clone();
+        let me = Task::current();
+        let released_while_blocked = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
+        let report = released_while_blocked.clone();
         crate::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-            fsleep(Delta::from_millis(30));
+            // Opens the gate once the test's thread waits in the flush.
+            report.store(wait_until_blocked(&me, 10_000), Ordering::Release);
             releaser.gate.complete_all();
         })?;
         assert!(item.work.flush());
         assert_eq!(item.runs(), 1);
+        assert!(released_while_blocked.load(Ordering::Acquire));
         assert!(!item.work.flush());
         Ok(())
     }
@@ -331,44 +352,47 @@ pub(crate) mod tests {
         Ok(())
     }
 
-    fn ran_after(item: &Item, since: Jiffies) -> Jiffies {
-        item.ran_at.load(Ordering::Acquire).wrapping_sub(since)
+    /// Milliseconds from `since_ns` to the item's last run.
+    fn ran_after_ms(item: &Item, since_ns: u64) -> u64 {
+        item.ran_at.load(Ordering::Acquire).saturating_sub(since_ns) / 1_000_000
+    }
+
+    /// The length of a jiffy, in milliseconds, rounded up: a timer armed for `d` fires no
+    /// earlier than `d` less one jiffy after the arming (the jiffy may tick right after it).
+    fn jiffy_ms() -> u64 {
+        1000u64.div_ceil(msecs_to_jiffies(1000).max(1) as u64)
     }
 
     pub(crate) fn mod_delayed_shortens_and_lengthens_and_queues_an_idle_item() -> Result {
-        // Shorten: 60 s becomes 10 jiffies; the queue's previous owner comes back.
+        // Shorten: 60 s becomes 40 ms; the queue's previous owner comes back.
         let item = Item::new(false)?;
         assert!(system()
             .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
             .is_ok());
-        let start = jiffies();
-        let (previous, queued) =
-            system().mod_delayed::<_, 1>(item.clone(), Delay::from_jiffies(10));
+        let start = now_ns();
+        let (previous, queued) = system().mod_delayed::<_, 1>(item.clone(), Delay::from_millis(40));
         assert!(previous.is_some() && queued.is_ok());
         drop(previous);
-        assert!(wait_until(2000, || item.runs() == 1));
-        let waited = ran_after(&item, start);
-        assert!(waited >= 10 && waited < msecs_to_jiffies(1000));
+        assert!(wait_until(5000, || item.runs() == 1));
+        let waited = ran_after_ms(&item, start);
+        assert!(waited + jiffy_ms() >= 40 && waited < 5000);
 
-        // Lengthen: 25 jiffies become 150.
-        let start = jiffies();
+        // Lengthen: 100 ms become 600 ms. The item must not run before the new deadline.
+        let start = now_ns();
         assert!(system()
-            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_jiffies(25))
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(100))
             .is_ok());
         let (previous, queued) =
-            system().mod_delayed::<_, 1>(item.clone(), Delay::from_jiffies(150));
+            system().mod_delayed::<_, 1>(item.clone(), Delay::from_millis(600));
         assert!(previous.is_some() && queued.is_ok());
         drop(previous);
-        // Past the first deadline: it would have run by now had the delay not grown.
-        fsleep(Delta::from_millis(250));
-        assert_eq!(item.runs(), 1);
-        assert!(wait_until(3000, || item.runs() == 2));
-        assert!(ran_after(&item, start) >= 150);
+        assert!(wait_until(10_000, || item.runs() == 2));
+        assert!(ran_after_ms(&item, start) + jiffy_ms() >= 600);
 
         // Idle: queued, nothing pending to return.
-        let (previous, queued) = system().mod_delayed::<_, 1>(item.clone(), Delay::from_jiffies(1));
+        let (previous, queued) = system().mod_delayed::<_, 1>(item.clone(), Delay::from_millis(1));
         assert!(previous.is_none() && queued.is_ok());
-        assert!(wait_until(2000, || item.runs() == 3));
+        assert!(wait_until(5000, || item.runs() == 3));
         system().flush();
         assert!(sole_owner(item));
         Ok(())
@@ -403,7 +427,7 @@ pub(crate) mod tests {
         assert!(q
             .enqueue_delayed(t.clone(), Delay::from_millis(60_000))
             .is_ok());
-        let (previous, queued) = q.mod_delayed(t.clone(), Delay::from_jiffies(2));
+        let (previous, queued) = q.mod_delayed(t.clone(), Delay::from_millis(8));
         assert!(previous.is_some() && queued.is_ok());
         drop(previous);
         assert!(wait_until(2000, || t.runs.load(Ordering::Acquire) == 1));
@@ -489,6 +513,7 @@ pub(crate) mod tests {
     pub(crate) fn a_disabled_item_is_refused_until_enabled() -> Result {
         let item = Item::new(false)?;
         let (owner, disabled) = item.work.disable();
+        let disabled = disabled?;
         assert!(owner.is_none());
         let back = system().enqueue::<_, 0>(item.clone());
         assert!(back.is_err());
@@ -503,13 +528,15 @@ pub(crate) mod tests {
             .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(60_000))
             .is_ok());
         let (owner, disabled) = item.dwork.disable();
+        let disabled = disabled?;
         assert!(owner.is_some());
         drop(owner);
         assert!(system()
-            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_jiffies(1))
+            .enqueue_delayed::<_, 1>(item.clone(), Delay::from_millis(4))
             .is_err());
         // Disabling nests: the item is queueable only once both guards are gone.
         let (none, inner) = item.dwork.disable();
+        let inner = inner?;
         assert!(none.is_none());
         assert!(!inner.enable());
         drop(disabled);

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Races of tracked delayed items, one test per interleaving that `src/tracked.rs` argues
-//! about, each many rounds on every CPU of the guest.
+//! about, each many rounds with one thread pinned to each of the four CPUs.
 //!
 //! Every test keeps a ledger: each successful arming creates one instance, and each instance
 //! ends exactly once, by running, by coming back to a caller (cancel, disable, re-arm) or by
 //! being released by a queue's cancel pass (drain, destroy). At the end every queue is gone
 //! and the test checks `armed == runs + returned + released`, that no item is pending or
-//! still linked to a registry, and that each `Arc` is unique again: every owner the queues
-//! held was released exactly once.
+//! still linked to a queue, and that each `Arc` is unique again: every owner the queues held
+//! was released exactly once.
+//!
+//! Every test also counts the outcomes it claims to cover (the cancel took the instance, it
+//! ran, the pass found the item's lock held, ...) and requires each to have happened a stated
+//! number of times: a race that did not happen was not tested.
 
 // KUnit suite: workqueue_races
 pub(crate) mod tests {
@@ -28,16 +32,17 @@ pub(crate) mod tests {
 
     use kernel::{
         prelude::*,
-        sync::Arc,
-        time::Jiffies, //
+        sync::Arc, //
     };
 
     use crate::{
         common::{
-            online_cpus,
-            run_threads,
-            time::{udelay, Delta},
-            Rng, //
+            run_on_cpus,
+            time::{fsleep, now_ns, udelay, Delta},
+            Barrier,
+            Outcome,
+            Rng,
+            TEST_CPUS, //
         },
         workqueue::{
             impl_has_tracked_delayed_work,
@@ -51,12 +56,16 @@ pub(crate) mod tests {
         },
     };
 
-    /// Rounds per thread; with 4 CPUs each test runs four times as many.
+    /// Rounds per thread; with four CPUs each test runs four times as many.
     const ROUNDS: u32 = 300;
 
     #[pin_data]
     struct Racer {
         runs: AtomicU32,
+        /// Set while `run` runs, so a canceller can see that it caught the run in progress.
+        running: AtomicBool,
+        /// Set by a thread about to cancel the item (see [`cancel`]).
+        cancelling: AtomicBool,
         #[pin]
         dwork: TrackedDelayedWork<Racer>,
     }
@@ -65,11 +74,23 @@ pub(crate) mod tests {
         impl HasTrackedDelayedWork<Self> for Racer { self.dwork }
     }
 
+    /// How long a run waits for a cancel to come (see [`cancel`]).
+    const RUN_WAITS_FOR_CANCEL_US: u64 = 3000;
+
     impl WorkItem for Racer {
         type Pointer = Arc<Racer>;
 
         fn run(this: Arc<Racer>) {
+            this.running.store(true, Ordering::Release);
             this.runs.fetch_add(1, Ordering::AcqRel);
+            // The handshake that opens the "cancel while it runs" window: a run that started
+            // first stays in progress until a canceller announces itself (or a while passes),
+            // so that the cancel finds it running and must wait for it.
+            let deadline = now_ns() + RUN_WAITS_FOR_CANCEL_US * 1000;
+            while !this.cancelling.load(Ordering::Acquire) && now_ns() < deadline {
+                udelay(Delta::from_micros(10));
+            }
+            this.running.store(false, Ordering::Release);
         }
     }
 
@@ -77,6 +98,8 @@ pub(crate) mod tests {
         Arc::pin_init(
             pin_init!(Racer {
                 runs: AtomicU32::new(0),
+                running: AtomicBool::new(false),
+                cancelling: AtomicBool::new(false),
                 dwork <- new_tracked_delayed_work!("Racer::dwork"),
             }),
             GFP_KERNEL,
@@ -93,7 +116,7 @@ pub(crate) mod tests {
     }
 
     impl Ledger {
-        /// Books the answer of an arming.
+        /// Books the answer of an arming; returns whether it armed.
         fn arm<E>(&self, result: Result<(), E>) -> bool {
             let ok = result.is_ok();
             let counter = if ok { &self.armed } else { &self.refused };
@@ -101,7 +124,7 @@ pub(crate) mod tests {
             ok
         }
 
-        /// Books an owner that came back to a caller.
+        /// Books an owner that came back to a caller; returns whether one did.
         fn back(&self, owner: Option<Arc<Racer>>) -> bool {
             let some = owner.is_some();
             if some {
@@ -123,20 +146,20 @@ pub(crate) mod tests {
         items: KVec<Arc<Racer>>,
         ledger: Ledger,
         stop: AtomicBool,
+        barrier: Barrier,
+        /// The outcomes the test claims to cover; which is which is the test's own.
+        outcomes: [Outcome; 4],
     }
 
     impl Ctx {
-        fn new(queues: usize) -> Result<Arc<Ctx>> {
-            let threads = online_cpus();
-            // The races need the other CPUs; the runner boots with four.
-            assert!(threads >= 2);
+        fn new(queues: usize, outcomes: [&'static str; 4]) -> Result<Arc<Ctx>> {
             let mut qs = KVec::new();
             for i in 0..queues {
                 let q = Builder::unbound().build_fmt(format_args!("wq_rs_race{i}"))?;
                 qs.push(Some(q), GFP_KERNEL)?;
             }
             let mut items = KVec::new();
-            for _ in 0..=threads {
+            for _ in 0..=TEST_CPUS {
                 items.push(racer()?, GFP_KERNEL)?;
             }
             Ok(Arc::new(
@@ -145,6 +168,8 @@ pub(crate) mod tests {
                     items,
                     ledger: Ledger::default(),
                     stop: AtomicBool::new(false),
+                    barrier: Barrier::new(TEST_CPUS),
+                    outcomes: outcomes.map(Outcome::new),
                 },
                 GFP_KERNEL,
             )?)
@@ -164,23 +189,46 @@ pub(crate) mod tests {
             }
         }
 
-        fn threads(&self) -> u32 {
-            (self.items.len() - 1) as u32
+        /// Any of the items.
+        fn any_item(&self, rng: &mut Rng) -> &Arc<Racer> {
+            &self.items[rng.below(self.items.len() as u32) as usize]
         }
     }
 
-    /// A delay that fires within the next jiffy or two, or none.
+    /// A delay that fires within a few milliseconds, or none.
     fn short_delay(rng: &mut Rng) -> Delay {
-        Delay::from_jiffies(rng.below(3) as Jiffies)
+        Delay::from_millis(rng.below(9))
     }
 
-    /// Spins for up to `us_max` microseconds, so that the other side of a race wins sometimes.
+    /// Waits for up to `us_max` microseconds, so that the other side of a race wins sometimes:
+    /// spinning half of the time, sleeping the other half, which leaves the CPU to the
+    /// workers that run the items.
     fn dawdle(rng: &mut Rng, us_max: u32) {
-        udelay(Delta::from_micros(rng.below(us_max).into()));
+        let d = Delta::from_micros(rng.below(us_max).into());
+        if rng.one_in(2) {
+            udelay(d);
+        } else {
+            fsleep(d);
+        }
     }
 
-    /// Destroys the test's queues, then checks the ledger and the items, and prints the counts.
-    fn settle(what: &str, ctx: Arc<Ctx>) -> Result {
+    /// Cancels `item` and books the answer; counts as outcome 2 a cancel that found the run
+    /// in progress and waited for it. It announces itself first: a run in progress waits for
+    /// that (see `Racer::run`), so it is still running when the cancel comes.
+    fn cancel(ctx: &Ctx, item: &Racer) -> bool {
+        item.cancelling.store(true, Ordering::Release);
+        let running = item.running.load(Ordering::Acquire);
+        let took = ctx.ledger.back(item.dwork.cancel());
+        item.cancelling.store(false, Ordering::Release);
+        if running && !took {
+            ctx.outcomes[2].hit();
+        }
+        took
+    }
+
+    /// Destroys the test's queues, then checks the ledger, the items, and that each outcome
+    /// happened at least `mins[i]` times.
+    fn settle(what: &str, ctx: Arc<Ctx>, mins: [usize; 4]) -> Result {
         let Some(mut ctx) = Arc::into_unique_or_drop(ctx) else {
             return Err(EBUSY);
         };
@@ -201,11 +249,13 @@ pub(crate) mod tests {
         let returned = l.returned.load(Ordering::Acquire);
         let released = l.released.load(Ordering::Acquire);
         pr_info!(
-            "{what}: {} threads x {ROUNDS} rounds: {armed} armed ({refused} refused): {runs} ran, \
-             {returned} came back, {released} released by queues\n",
-            ctx.threads()
+            "{what}: {TEST_CPUS} CPUs x {ROUNDS} rounds: {armed} armed ({refused} refused): \
+             {runs} ran, {returned} came back, {released} released by queues\n"
         );
         assert_eq!(armed, runs + returned + released);
+        for (outcome, min) in ctx.outcomes.iter().zip(mins) {
+            assert!(outcome.reached(what, min));
+        }
         for item in core::mem::take(&mut ctx.items) {
             assert!(Arc::into_unique_or_drop(item).is_some());
         }
@@ -215,30 +265,54 @@ pub(crate) mod tests {
     /// Every thread arms its item (or the shared one) with a short delay and cancels it while
     /// its timer fires and it runs on another CPU.
     pub(crate) fn cancel_racing_the_run_returns_or_runs_each_instance_once() -> Result {
-        let ctx = Ctx::new(1)?;
-        run_threads(ctx.threads(), &ctx, |ctx, t| {
+        let ctx = Ctx::new(
+            1,
+            [
+                "the cancel took the pending instance",
+                "the instance ran",
+                "the cancel waited for the run in progress",
+                "the shared item was refused, pending for another thread",
+            ],
+        )?;
+        run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
             for round in 0..ROUNDS {
                 let item = ctx.item(t, round);
                 let q = ctx.queue(0);
-                ctx.ledger
-                    .arm(q.enqueue_delayed(item.clone(), short_delay(&mut rng)));
+                if !ctx
+                    .ledger
+                    .arm(q.enqueue_delayed(item.clone(), short_delay(&mut rng)))
+                {
+                    ctx.outcomes[3].hit();
+                }
                 dawdle(&mut rng, 9000);
-                ctx.ledger.back(item.dwork.cancel());
+                if cancel(ctx, item) {
+                    ctx.outcomes[0].hit();
+                }
                 // Only the shared item can be armed again by another thread by now.
                 if round % 2 == 0 {
                     assert!(!item.dwork.is_pending());
                 }
             }
         })?;
-        settle("cancel vs run", ctx)
+        let runs = ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
+        ctx.outcomes[1].add(runs.sum::<u32>() as usize);
+        settle("cancel vs run", ctx, [250, 50, 15, 75])
     }
 
     /// As above with `disable`, whose guard then enables the item while others arm it.
     pub(crate) fn disable_and_enable_racing_the_run_and_arms_account_for_every_instance() -> Result
     {
-        let ctx = Ctx::new(1)?;
-        run_threads(ctx.threads(), &ctx, |ctx, t| {
+        let ctx = Ctx::new(
+            1,
+            [
+                "the disable took the pending instance",
+                "the instance ran",
+                "the disable waited for the run in progress",
+                "an arming was refused while the item was disabled",
+            ],
+        )?;
+        run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
             for round in 0..ROUNDS {
                 let item = ctx.item(t, round);
@@ -247,97 +321,157 @@ pub(crate) mod tests {
                         .enqueue_delayed(item.clone(), short_delay(&mut rng)),
                 );
                 dawdle(&mut rng, 9000);
+                item.cancelling.store(true, Ordering::Release);
+                let running = item.running.load(Ordering::Acquire);
                 let (owner, disabled) = item.dwork.disable();
-                ctx.ledger.back(owner);
+                item.cancelling.store(false, Ordering::Release);
+                let took = ctx.ledger.back(owner);
+                if took {
+                    ctx.outcomes[0].hit();
+                } else if running {
+                    ctx.outcomes[2].hit();
+                }
+                assert!(disabled.is_ok());
                 // Disabled: arming is refused, and the pointer comes back.
-                assert!(ctx
-                    .queue(0)
-                    .enqueue_delayed(item.clone(), Delay::ZERO)
-                    .is_err());
-                ctx.ledger.refused.fetch_add(1, Ordering::AcqRel);
+                assert!(!ctx
+                    .ledger
+                    .arm(ctx.queue(0).enqueue_delayed(item.clone(), Delay::ZERO)));
+                ctx.outcomes[3].hit();
                 dawdle(&mut rng, 200);
                 // Enabling races the arms of the other threads on the shared item.
                 drop(disabled);
             }
         })?;
-        settle("disable/enable vs run", ctx)
+        let runs = ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
+        ctx.outcomes[1].add(runs.sum::<u32>() as usize);
+        let rounds = (TEST_CPUS * ROUNDS) as usize;
+        settle("disable/enable vs run", ctx, [250, 45, 15, rounds])
     }
 
     /// Every round arms an item on queue A with a short delay, then keeps trying to arm it on
-    /// queue B while A's timer fires and the instance runs.
+    /// queue B while A's timer fires and the instance runs: refused while A's instance is
+    /// pending, armed on B (and linked to B) once it started.
     pub(crate) fn arming_on_b_racing_the_fire_on_a_moves_the_item_once_it_ran() -> Result {
-        let ctx = Ctx::new(2)?;
-        run_threads(ctx.threads(), &ctx, |ctx, t| {
+        let ctx = Ctx::new(
+            2,
+            [
+                "armed on B after A's instance started",
+                "refused on B while A's instance was pending",
+                "armed on B while A's run was still in progress",
+                "refused on A, still pending on B from the round before",
+            ],
+        )?;
+        run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
             let (a, b) = (ctx.queue(0), ctx.queue(1));
             for round in 0..ROUNDS {
                 let item = ctx.item(t, round);
-                ctx.ledger
-                    .arm(a.enqueue_delayed(item.clone(), Delay::from_jiffies(1)));
+                let delay = Delay::from_millis(1 + rng.below(4));
+                if !ctx.ledger.arm(a.enqueue_delayed(item.clone(), delay)) {
+                    ctx.outcomes[3].hit();
+                }
                 dawdle(&mut rng, 3000);
-                // Refused while A's instance (or another thread's) is pending.
-                for _ in 0..50 {
-                    let delay = Delay::from_jiffies(1 + rng.below(2) as Jiffies);
+                for _ in 0..200 {
+                    let delay = Delay::from_millis(1 + rng.below(8));
+                    let running = item.running.load(Ordering::Acquire);
                     if ctx.ledger.arm(b.enqueue_delayed(item.clone(), delay)) {
+                        // Linked to B now: A's drop must not see it, B's must.
+                        ctx.outcomes[0].hit();
+                        if running {
+                            ctx.outcomes[2].hit();
+                        }
                         break;
                     }
+                    ctx.outcomes[1].hit();
                     dawdle(&mut rng, 500);
                 }
                 if rng.one_in(2) {
-                    ctx.ledger.back(item.dwork.cancel());
+                    cancel(ctx, item);
                 }
             }
         })?;
-        settle("arm on B vs fire on A", ctx)
+        settle("arm on B vs fire on A", ctx, [600, 1000, 50, 20])
     }
 
-    /// A thread builds queue A, arms the items on it and drops it, round after round, while
-    /// the other threads re-arm the same items onto queue B (taking A's instances) and cancel
-    /// them.
+    /// Thread 0 builds queue A and arms every item on it; then, in the same round, it drops A
+    /// while the other threads re-arm the same items onto queue B (taking A's instances) and
+    /// cancel them.
     pub(crate) fn drop_racing_rearms_from_other_threads_releases_or_moves_each_instance_once(
     ) -> Result {
-        let ctx = Ctx::new(1)?;
-        run_threads(ctx.threads(), &ctx, |ctx, t| {
+        let ctx = Ctx::new(
+            1,
+            [
+                "A's drop released an instance",
+                "a re-arm took an instance (A's or B's)",
+                "a re-arm found the item idle",
+                "an arming on A was refused, the item pending on B",
+            ],
+        )?;
+        run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
-            if t == 0 {
-                for _ in 0..ROUNDS / 4 {
-                    let Ok(a) = Builder::unbound().build(c"wq_rs_race_a") else {
-                        continue;
-                    };
-                    for item in &ctx.items {
-                        ctx.ledger
-                            .arm(a.enqueue_delayed(item.clone(), short_delay(&mut rng)));
+            for _ in 0..ROUNDS / 4 {
+                let a = if t == 0 {
+                    let a = Builder::unbound().build(c"wq_rs_race_a");
+                    assert!(a.is_ok());
+                    if let Ok(a) = &a {
+                        for item in &ctx.items {
+                            let delay = Delay::from_millis(5 + rng.below(20));
+                            if !ctx.ledger.arm(a.enqueue_delayed(item.clone(), delay)) {
+                                ctx.outcomes[3].hit();
+                            }
+                        }
                     }
-                    dawdle(&mut rng, 6000);
-                    ctx.ledger.release(a.destroy());
+                    a.ok()
+                } else {
+                    None
+                };
+                // Everyone starts the round with the items armed on A.
+                ctx.barrier.wait();
+                if let Some(a) = a {
+                    dawdle(&mut rng, 300);
+                    let released = a.destroy();
+                    ctx.ledger.release(released);
+                    ctx.outcomes[0].add(released);
+                } else {
+                    let b = ctx.queue(0);
+                    for _ in 0..4 {
+                        let item = ctx.any_item(&mut rng);
+                        let delay = Delay::from_millis(1 + rng.below(8));
+                        let (previous, queued) = b.mod_delayed(item.clone(), delay);
+                        let slot = if ctx.ledger.back(previous) { 1 } else { 2 };
+                        ctx.outcomes[slot].hit();
+                        ctx.ledger.arm(queued);
+                        if rng.one_in(4) {
+                            cancel(ctx, item);
+                        }
+                        dawdle(&mut rng, 100);
+                    }
                 }
-                ctx.stop.store(true, Ordering::Release);
-                return;
-            }
-            let b = ctx.queue(0);
-            while !ctx.stop.load(Ordering::Acquire) {
-                let item = &ctx.items[rng.below(ctx.items.len() as u32) as usize];
-                let (previous, queued) = b.mod_delayed(item.clone(), short_delay(&mut rng));
-                ctx.ledger.back(previous);
-                ctx.ledger.arm(queued);
-                if rng.one_in(4) {
-                    ctx.ledger.back(item.dwork.cancel());
-                }
-                dawdle(&mut rng, 1500);
+                // Nobody arms on A once it is gone.
+                ctx.barrier.wait();
             }
         })?;
-        settle("drop vs re-arm", ctx)
+        settle("drop vs re-arm", ctx, [25, 200, 80, 40])
     }
 
-    /// A thread arms the items on its queue and drains it, round after round, while the other
+    /// Thread 0 arms the items on its queue and drains it, round after round, while the other
     /// threads flush and cancel the same items: no timer may fire into the drain.
     pub(crate) fn drain_with_armed_items_cancels_them_and_runs_the_queued_ones() -> Result {
-        let ctx = Ctx::new(0)?;
-        run_threads(ctx.threads(), &ctx, |ctx, t| {
+        let ctx = Ctx::new(
+            0,
+            [
+                "the drain released an armed instance",
+                "a flush ran an instance at once",
+                "the cancel waited for the run in progress",
+                "a cancel took an instance",
+            ],
+        )?;
+        run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
             if t == 0 {
                 let Ok(mut q) = Builder::unbound().build(c"wq_rs_race_drain") else {
                     ctx.stop.store(true, Ordering::Release);
+                    assert!(false);
                     return;
                 };
                 for _ in 0..ROUNDS {
@@ -346,10 +480,15 @@ pub(crate) mod tests {
                             .arm(q.enqueue_delayed(item.clone(), short_delay(&mut rng)));
                     }
                     dawdle(&mut rng, 6000);
-                    ctx.ledger.release(q.drain());
-                    // Armed items were cancelled, queued ones ran: nothing is left on `q`.
+                    let released = q.drain();
+                    ctx.ledger.release(released);
+                    ctx.outcomes[0].add(released);
+                    // Armed items were cancelled, queued ones ran: nothing is left on `q`,
+                    // and the other threads only flush (which queues before the pass passes
+                    // the item, so the drain waits for it) and cancel.
                     for item in &ctx.items {
                         assert!(!item.dwork.is_tracked());
+                        assert!(!item.dwork.is_pending());
                     }
                 }
                 ctx.ledger.release(q.destroy());
@@ -357,15 +496,126 @@ pub(crate) mod tests {
                 return;
             }
             while !ctx.stop.load(Ordering::Acquire) {
-                let item = &ctx.items[rng.below(ctx.items.len() as u32) as usize];
+                let item = ctx.any_item(&mut rng);
                 if rng.one_in(2) {
-                    item.dwork.flush();
-                } else {
-                    ctx.ledger.back(item.dwork.cancel());
+                    if item.dwork.flush() {
+                        ctx.outcomes[1].hit();
+                    }
+                } else if cancel(ctx, item) {
+                    ctx.outcomes[3].hit();
                 }
                 dawdle(&mut rng, 2000);
             }
         })?;
-        settle("drain vs flush and cancel", ctx)
+        settle("drain vs flush and cancel", ctx, [200, 120, 20, 120])
+    }
+
+    /// Items of this test: made fresh each round, linked to the queue and idle.
+    const DROPPED_PER_THREAD: usize = 24;
+    /// How often the pass must find a dropping item's lock held.
+    const DROPS_MEETING_THE_PASS: usize = 20;
+
+    /// Per round, threads 1-3 each arm fresh items on the queue with a long delay and cancel
+    /// them (each stays linked, idle); then thread 0 drains the queue, whose cancel pass walks
+    /// the links, while the others drop their items, whose drops unlink them. Whoever gets
+    /// both locks unlinks; the other must find the item gone or unlinked.
+    pub(crate) fn item_drops_racing_the_cancel_pass_unlink_each_item_once() -> Result {
+        #[pin_data]
+        struct Drops {
+            #[pin]
+            queue: kernel::sync::Mutex<Option<OwnedQueue<Unbound>>>,
+            barrier: Barrier,
+            outcomes: [Outcome; 4],
+            linked: AtomicUsize,
+            rounds: AtomicU32,
+            stop: AtomicBool,
+        }
+        let ctx = Arc::pin_init(
+            pin_init!(Drops {
+                queue <- kernel::new_mutex!(Builder::unbound().build(c"wq_rs_race_drops").ok()),
+                barrier: Barrier::new(TEST_CPUS),
+                outcomes: [
+                    "the pass unlinked the item",
+                    "the item's drop unlinked it",
+                    "the pass found the item's lock held and let go",
+                    "the pass released an owner (never: all were idle)",
+                ]
+                .map(Outcome::new),
+                linked: AtomicUsize::new(0),
+                rounds: AtomicU32::new(0),
+                stop: AtomicBool::new(false),
+            }),
+            GFP_KERNEL,
+        )?;
+        assert!(ctx.queue.lock().is_some());
+        run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
+            let mut rng = Rng::new();
+            // At least `ROUNDS / 4` rounds, and more (up to `ROUNDS * 4`) until the pass has
+            // found a dropping item's lock held often enough: whether the two meet depends on
+            // how the host runs the guest's CPUs.
+            while !ctx.stop.load(Ordering::Acquire) {
+                let mut mine: [Option<Arc<Racer>>; DROPPED_PER_THREAD] = Default::default();
+                if t != 0 {
+                    let guard = ctx.queue.lock();
+                    let Some(q) = guard.as_ref() else {
+                        return;
+                    };
+                    for slot in mine.iter_mut() {
+                        let Ok(item) = racer() else {
+                            assert!(false);
+                            break;
+                        };
+                        assert!(q
+                            .enqueue_delayed(item.clone(), Delay::from_millis(60_000))
+                            .is_ok());
+                        // The cancel takes the instance and leaves the link (lazily).
+                        assert!(item.dwork.cancel().is_some());
+                        assert!(item.dwork.is_tracked());
+                        *slot = Some(item);
+                        ctx.linked.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
+                // All items are linked and idle: the pass and the drops start together.
+                ctx.barrier.wait();
+                if t == 0 {
+                    dawdle(&mut rng, 40);
+                    let mut guard = ctx.queue.lock();
+                    if let Some(q) = (*guard).as_mut() {
+                        let pass = q.drain_report();
+                        ctx.outcomes[0].add(pass.unlinked);
+                        ctx.outcomes[2].add(pass.contended);
+                        ctx.outcomes[3].add(pass.released);
+                    }
+                    let rounds = ctx.rounds.fetch_add(1, Ordering::AcqRel) + 1;
+                    let met = ctx.outcomes[2].get() >= DROPS_MEETING_THE_PASS;
+                    if (rounds >= ROUNDS / 4 && met) || rounds >= ROUNDS * 4 {
+                        ctx.stop.store(true, Ordering::Release);
+                    }
+                } else {
+                    dawdle(&mut rng, 40);
+                    // Newest first: the pass starts at the newest link, so they meet.
+                    for item in mine.iter_mut().rev() {
+                        drop(item.take());
+                    }
+                }
+                ctx.barrier.wait();
+            }
+        })?;
+        // Every link was removed once: by the pass or by the drop.
+        let queue = ctx.queue.lock().take();
+        let last = queue.map(|q| q.destroy_report());
+        assert!(last.is_some_and(|pass| pass.unlinked == 0));
+        let linked = ctx.linked.load(Ordering::Acquire);
+        let by_pass = ctx.outcomes[0].get();
+        assert!(by_pass <= linked);
+        ctx.outcomes[1].add(linked - by_pass);
+        let rounds = ctx.rounds.load(Ordering::Acquire);
+        pr_info!("item drop vs cancel pass: {rounds} rounds, {linked} linked items dropped\n");
+        let mins = [1000, 500, DROPS_MEETING_THE_PASS, 0];
+        for (outcome, min) in ctx.outcomes.iter().zip(mins) {
+            assert!(outcome.reached("item drop vs cancel pass", min));
+        }
+        assert_eq!(ctx.outcomes[3].get(), 0);
+        Ok(())
     }
 }

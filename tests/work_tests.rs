@@ -390,6 +390,7 @@ pub(crate) mod tests {
             GFP_KERNEL,
         )?;
         let (owner, disabled) = b.work.disable();
+        let disabled = disabled?;
         assert!(owner.is_none());
         // Leave it disabled for good.
         core::mem::forget(disabled);
@@ -508,10 +509,39 @@ pub(crate) mod tests {
         Ok(())
     }
 
-    pub(crate) fn plain_enqueue_of_a_delayed_item_runs_it_at_once() -> Result {
-        let waited = delayed_runs_after(Delay::ZERO)?;
-        // "At once": well under the shortest delay the tests above use.
-        assert!(waited < 10);
+    /// Flushes the `work_struct` of `s`'s delayed work as a plain work item: it waits only for
+    /// an instance on a worklist or running, not for one whose timer is armed.
+    fn flush_as_plain_work(s: &Stamp) -> bool {
+        // SAFETY: The `delayed_work` of `s` is initialised and alive; its `work` field is a
+        // `work_struct`, which `flush_work()` may wait for.
+        unsafe { kernel::bindings::flush_work(&raw mut (*s.dwork.as_raw()).work) }
+    }
+
+    /// With no delay, a delayed item is put on the worklist at once, not on a timer: a plain
+    /// flush of its work finds it and waits for its run, which it does not for an armed one.
+    pub(crate) fn a_delayed_item_without_delay_is_queued_at_once() -> Result {
+        let new_stamp = || {
+            Arc::pin_init(
+                pin_init!(Stamp { ran_at: AtomicUsize::new(0), dwork <- new_delayed_work!() }),
+                GFP_KERNEL,
+            )
+        };
+        let now = new_stamp()?;
+        assert!(system().enqueue_delayed(now.clone(), Delay::ZERO).is_ok());
+        assert!(flush_as_plain_work(&now));
+        assert_ne!(now.ran_at.load(Ordering::Acquire), 0);
+
+        // An armed one: the plain flush finds nothing to wait for, and it has not run.
+        let later = new_stamp()?;
+        assert!(system()
+            .enqueue_delayed(later.clone(), Delay::from_millis(60_000))
+            .is_ok());
+        assert!(!flush_as_plain_work(&later));
+        assert_eq!(later.ran_at.load(Ordering::Acquire), 0);
+        assert!(later.dwork.cancel().is_some());
+        system().flush();
+        assert!(is_sole_owner(now));
+        assert!(is_sole_owner(later));
         Ok(())
     }
 
