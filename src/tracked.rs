@@ -782,12 +782,16 @@ pub(crate) unsafe fn cancel_armed(registry: &Registry) -> PassReport {
         unsafe { *tracked.home.get() = ptr::null() };
         drop(reg);
         report.unlinked += 1;
-        // `make check DEMO=broken-core` only: every 16th item is unlinked but not cancelled,
-        // leaving its timer armed for a queue that is drained or freed, to show that the
-        // tests catch it.
+        // `make check DEMO=broken-core` only: every 16th item that any pass unlinks is not
+        // cancelled, leaving its timer armed for a queue that is drained or freed, to show
+        // that the tests catch it.
         #[cfg(wq_demo_broken_core)]
-        if report.unlinked % 16 == 0 {
-            continue;
+        {
+            static UNLINKED: core::sync::atomic::AtomicUsize =
+                core::sync::atomic::AtomicUsize::new(0);
+            if UNLINKED.fetch_add(1, core::sync::atomic::Ordering::Relaxed) % 16 == 15 {
+                continue;
+            }
         }
         // The item stays alive while we hold its lock (E). By B and C, what this cancel takes
         // is the instance the latest arming queued on this queue. It is allowed with

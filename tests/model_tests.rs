@@ -393,6 +393,8 @@ pub(crate) mod tests {
         /// Predictions checked, and of them the exact ones.
         checked: AtomicUsize,
         exact: AtomicUsize,
+        /// Set by a failed prediction.
+        diverged: AtomicBool,
         outcomes: [Outcome; OUTCOMES],
     }
 
@@ -448,7 +450,16 @@ pub(crate) mod tests {
         }};
         ($world:expr, set, $cond:expr) => {{
             $world.checked.fetch_add(1, Ordering::Relaxed);
-            assert!($cond);
+            let held: bool = $cond;
+            if !held {
+                // The model no longer knows the state: the threads stop (see `thread`).
+                $world.diverged.store(true, Ordering::Release);
+                crate::kunit::assert_failed(
+                    crate::workqueue::compat::wq_c_str!(::core::file!()),
+                    ::core::line!() as i32,
+                    crate::workqueue::compat::wq_c_str!(::core::stringify!($cond)),
+                );
+            }
         }};
     }
 
@@ -471,7 +482,7 @@ pub(crate) mod tests {
     /// booked so far: a result showed that an instance started, and its run is about to be
     /// counted. (The instance just queued, not booked yet, may have run too.)
     macro_rules! await_runs {
-        ($item:expr, $model:expr, $field:expr, $left:expr) => {{
+        ($world:expr, $item:expr, $model:expr, $field:expr, $left:expr) => {{
             // Sleeps (below 11 us `fsleep()` would spin): the run's worker needs the CPU,
             // and the other threads that want this item's lock then sleep too.
             let deadline = now_ns() + 10_000_000_000;
@@ -495,6 +506,9 @@ pub(crate) mod tests {
                     f.delayed,
                     $item.is_pending($field)
                 );
+            }
+            if left > $left {
+                $world.diverged.store(true, Ordering::Release);
             }
             assert!(left <= $left);
         }};
@@ -525,7 +539,7 @@ pub(crate) mod tests {
                     // pending), maybe on another queue, where C's later cancels and flushes
                     // would not wait for it. Which of the two runs is counted first is
                     // timing's: wait for both.
-                    await_runs!($item, $model, $field, 0);
+                    await_runs!($world, $item, $model, $field, 0);
                 }
             }
             queued
@@ -699,7 +713,7 @@ pub(crate) mod tests {
                         m.linked = with_delay.then_some((s, g));
                         if before == 1 && !took {
                             // It had started: wait for both runs, as in `book_queueing!`.
-                            await_runs!(item, m, TRACKED, 0);
+                            await_runs!(world, item, m, TRACKED, 0);
                         }
                     }
                 }
@@ -729,7 +743,7 @@ pub(crate) mod tests {
                         m.fields[DELAYED as usize].created += 1;
                         if before == 1 && !took {
                             // It had started: wait for both runs, as in `book_queueing!`.
-                            await_runs!(item, m, DELAYED, 0);
+                            await_runs!(world, item, m, DELAYED, 0);
                         }
                     }
                 }
@@ -1002,6 +1016,11 @@ pub(crate) mod tests {
                 .wrapping_add(u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
         );
         for _ in 0..world.ops_per_thread {
+            // A failed prediction (already reported) leaves the model wrong about the items:
+            // going on would only pile up failures and waits.
+            if world.diverged.load(Ordering::Acquire) {
+                return;
+            }
             match rng.below(4000) {
                 0..=1 => {
                     let slot = rng.below(SLOTS as u32) as usize;
@@ -1095,6 +1114,7 @@ pub(crate) mod tests {
                 ops_per_thread: ops / TEST_CPUS,
                 checked: AtomicUsize::new(0),
                 exact: AtomicUsize::new(0),
+                diverged: AtomicBool::new(false),
                 outcomes: OUTCOME_NAMES.map(Outcome::new),
             }),
             GFP_KERNEL,

@@ -528,7 +528,9 @@ pub(crate) mod tests {
         };
         let now = new_stamp()?;
         assert!(system().enqueue_delayed(now.clone(), Delay::ZERO).is_ok());
-        assert!(flush_as_plain_work(&now));
+        // It may also have run before the flush looks (then the flush answers false): either
+        // way it has run when the flush returns.
+        flush_as_plain_work(&now);
         assert_ne!(now.ran_at.load(Ordering::Acquire), 0);
 
         // An armed one: the plain flush finds nothing to wait for, and it has not run.
