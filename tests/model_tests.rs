@@ -631,10 +631,13 @@ pub(crate) mod tests {
                             .is_err(),
                         _ => {
                             let slot = $world.slot($rng.below(SLOTS as u32) as usize).lock();
-                            slot.queue.as_ref().is_none_or(|q| {
-                                q.enqueue_delayed::<_, TRACKED>($item.clone(), delay($rng))
-                                    .is_err()
-                            })
+                            // No queue in the slot: nothing to refuse.
+                            match slot.queue.as_ref() {
+                                None => true,
+                                Some(q) => q
+                                    .enqueue_delayed::<_, TRACKED>($item.clone(), delay($rng))
+                                    .is_err(),
+                            }
                         }
                     };
                     predict!($world, exact, refused);
