@@ -548,4 +548,43 @@ pub(crate) mod tests {
         assert!(sole_owner(item));
         Ok(())
     }
+
+    /// The most `Disabled` guards one item may have (see `wq_rs_disable_bounded()`).
+    const GUARD_LIMIT: usize = 1 << 15;
+
+    /// Guards up to the library's limit are each counted by C: past it a disable is refused
+    /// (and undone), and only the drop of the last guard enables the item again. Were one
+    /// guard to stand for a disable C did not count, the item would be enabled a guard too
+    /// early (and C would warn that the count underflowed).
+    pub(crate) fn disables_past_the_guard_limit_are_refused_and_every_guard_was_counted() -> Result
+    {
+        let item = Item::new(false)?;
+        let mut guards = KVec::with_capacity(GUARD_LIMIT, GFP_KERNEL)?;
+        for _ in 0..GUARD_LIMIT {
+            let (owner, guard) = item.work.disable();
+            assert!(owner.is_none());
+            guards.push(guard?, GFP_KERNEL)?;
+        }
+        // One more is refused, and undone: the item carries the limit's disables, no more.
+        let (owner, refused) = item.work.disable();
+        assert!(owner.is_none());
+        assert!(matches!(refused, Err(e) if e == EBUSY));
+        drop(refused);
+        assert!(system().enqueue::<_, 0>(item.clone()).is_err());
+        let mut left = guards.len();
+        for guard in guards {
+            left -= 1;
+            if left == 0 {
+                // All but this one have enabled: still disabled.
+                assert!(system().enqueue::<_, 0>(item.clone()).is_err());
+            }
+            drop(guard);
+        }
+        // The last one enabled it.
+        assert!(system().enqueue::<_, 0>(item.clone()).is_ok());
+        item.work.flush();
+        assert_eq!(item.runs(), 1);
+        assert!(sole_owner(item));
+        Ok(())
+    }
 }
