@@ -478,6 +478,28 @@ pub(crate) mod tests {
         }
     }
 
+    /// Prints the model's and C's view of `$field` of `$item`, to explain a failed prediction.
+    macro_rules! report_field {
+        ($item:expr, $model:expr, $field:expr, $what:expr) => {{
+            let f = &$model.fields[$field as usize];
+            let (slot, generation) = match f.on {
+                Target::System => (-1, 0),
+                Target::Owned(s, g) => (s as i64, g),
+            };
+            pr_err!(
+                "model: field {} {}: {} created, {} ended, {} ran; last on slot {slot} \
+                 (generation {generation}, -1: a system queue), delayed {}, pending {}\n",
+                $field,
+                $what,
+                f.created,
+                f.ended,
+                $item.runs[$field as usize].load(Ordering::Acquire),
+                f.delayed,
+                $item.is_pending($field)
+            );
+        }};
+    }
+
     /// Waits until the runs of the item's `field` account for all but `left` of its instances
     /// booked so far: a result showed that an instance started, and its run is about to be
     /// counted. (The instance just queued, not booked yet, may have run too.)
@@ -491,23 +513,7 @@ pub(crate) mod tests {
             }
             let left = $item.outstanding($model, $field);
             if left > $left {
-                let f = &$model.fields[$field as usize];
-                pr_err!(
-                    "model: field {} of an item: {} created, {} ended, {} ran, on {}, delayed {}, \
-                     pending {}\n",
-                    $field,
-                    f.created,
-                    f.ended,
-                    $item.runs[$field as usize].load(Ordering::Acquire),
-                    match f.on {
-                        Target::System => -1,
-                        Target::Owned(s, g) => (s * 1000) as i64 + i64::from(g),
-                    },
-                    f.delayed,
-                    $item.is_pending($field)
-                );
-            }
-            if left > $left {
+                report_field!($item, $model, $field, "still outstanding after 10 s");
                 $world.diverged.store(true, Ordering::Release);
             }
             assert!(left <= $left);
@@ -561,24 +567,8 @@ pub(crate) mod tests {
             } else {
                 $world.hit(CANCEL_FOUND_IT_STARTED);
             }
-            let after = $item.outstanding($model, $field);
-            if after != 0 {
-                let f = &$model.fields[$field as usize];
-                pr_err!(
-                    "model: cancel of field {} left {after}: before {}, took {took}, {} created, \
-                     {} ended, {} ran, on {}, delayed {}, pending {}\n",
-                    $field,
-                    $before,
-                    f.created,
-                    f.ended,
-                    $item.runs[$field as usize].load(Ordering::Acquire),
-                    match f.on {
-                        Target::System => -1,
-                        Target::Owned(s, g) => (s * 1000) as i64 + i64::from(g),
-                    },
-                    f.delayed,
-                    $item.is_pending($field)
-                );
+            if $item.outstanding($model, $field) != 0 {
+                report_field!($item, $model, $field, "outstanding after a cancel");
             }
             predict!($world, exact, $item.outstanding($model, $field) == 0);
         }};
