@@ -552,6 +552,32 @@ pub(crate) mod tests {
         }};
     }
 
+    /// Books the answer of a re-arm of `$field` on `$target`: it always queues (its cancel
+    /// frees the item first), and returns the owner of the outstanding instance if it took it,
+    /// never if nothing was outstanding (`$before`).
+    macro_rules! book_rearm {
+        ($world:expr, $item:expr, $model:expr, $field:expr, $before:expr, $previous:expr,
+         $queued:expr, $target:expr, $delayed:expr) => {{
+            predict!($world, exact, $queued.is_ok());
+            let took = $previous.is_some();
+            drop($previous);
+            if $before == 0 {
+                predict!($world, exact, !took);
+            } else if took {
+                $model.fields[$field as usize].ended += 1;
+                $world.hit(REARM_TOOK);
+            }
+            let f = &mut $model.fields[$field as usize];
+            f.created += 1;
+            f.on = $target;
+            f.delayed = $delayed;
+            if $before == 1 && !took {
+                // It had started: wait for both runs, as in `book_queueing!`.
+                await_runs!($world, $item, $model, $field, 0);
+            }
+        }};
+    }
+
     /// Books what a cancel or disable of `$field` returned, and checks that nothing is
     /// outstanding afterwards: it waited for a run in progress.
     macro_rules! book_cancel {
@@ -688,25 +714,12 @@ pub(crate) mod tests {
                     let rearmed = with_owned_queue!(world, rng, |q| {
                         q.mod_delayed::<_, TRACKED>(item.clone(), d)
                     });
-                    if let Some(((previous, queued), Target::Owned(s, g))) = rearmed {
-                        // The cancel inside frees the item: the queueing always succeeds.
-                        predict!(world, exact, queued.is_ok());
-                        let took = previous.is_some();
-                        drop(previous);
-                        if before == 0 {
-                            predict!(world, exact, !took);
-                        } else if took {
-                            m.fields[TRACKED as usize].ended += 1;
-                            world.hit(REARM_TOOK);
-                        }
-                        let f = &mut m.fields[TRACKED as usize];
-                        f.created += 1;
-                        f.on = Target::Owned(s, g);
-                        f.delayed = with_delay;
-                        m.linked = with_delay.then_some((s, g));
-                        if before == 1 && !took {
-                            // It had started: wait for both runs, as in `book_queueing!`.
-                            await_runs!(world, item, m, TRACKED, 0);
+                    if let Some(((previous, queued), target)) = rearmed {
+                        book_rearm!(
+                            world, item, m, TRACKED, before, previous, queued, target, with_delay
+                        );
+                        if let Target::Owned(s, g) = target {
+                            m.linked = with_delay.then_some((s, g));
                         }
                     }
                 }
@@ -724,20 +737,10 @@ pub(crate) mod tests {
                         book_queueing!(world, item, m, DELAYED, before, result, target, true);
                     } else {
                         let (previous, queued) = q.mod_delayed::<_, DELAYED>(item.clone(), d);
-                        predict!(world, exact, queued.is_ok());
-                        let took = previous.is_some();
-                        drop(previous);
-                        if before == 0 {
-                            predict!(world, exact, !took);
-                        } else if took {
-                            m.fields[DELAYED as usize].ended += 1;
-                            world.hit(REARM_TOOK);
-                        }
-                        m.fields[DELAYED as usize].created += 1;
-                        if before == 1 && !took {
-                            // It had started: wait for both runs, as in `book_queueing!`.
-                            await_runs!(world, item, m, DELAYED, 0);
-                        }
+                        let target = Target::System;
+                        book_rearm!(
+                            world, item, m, DELAYED, before, previous, queued, target, true
+                        );
                     }
                 }
                 9..=10 => {
