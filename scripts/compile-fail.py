@@ -80,15 +80,21 @@ def build(root, kdir, llvm, out, examples):
     return diagnostics, r.returncode == 0
 
 
-def errors_at(diagnostics, file_name):
-    """(code, line) of every error whose primary span is in FILE_NAME."""
+def errors_at(diagnostics, path):
+    """(code, line) of every error whose primary span is in the file at PATH."""
+    path = os.path.realpath(path)
     found = set()
     for d in diagnostics:
         if d.get("level") != "error":
             continue
         code = (d.get("code") or {}).get("code")
         for s in d.get("spans", []):
-            if s.get("is_primary") and s.get("file_name", "").endswith(file_name):
+            name = s.get("file_name", "")
+            # rustc names the file as the module's #[path] gives it (absolute), or relative
+            # to the directory make ran it in: the whole name must match, not just its end.
+            same = (os.path.realpath(name) == path if os.path.isabs(name)
+                    else ("/" + name).endswith("/" + os.path.basename(path)))
+            if s.get("is_primary") and same:
                 found.add((code, s["line_start"]))
     return found
 
@@ -120,7 +126,7 @@ def main():
     diagnostics, ok = build(root, kdir, llvm, out, all_file)
     if ok:
         print("FAIL: the compile_fail examples compiled together", file=sys.stderr)
-    found = errors_at(diagnostics, "compile_fail.rs")
+    found = errors_at(diagnostics, all_file)
     if not found and not ok:
         print(open(os.path.join(out, "build.log")).read()[-4000:], file=sys.stderr)
         sys.exit("FAIL: the build failed without a JSON diagnostic in compile_fail.rs")
@@ -137,7 +143,7 @@ def main():
         with open(alone_file, "w") as f:
             f.write("\n".join(alone))
         alone_diags, _ = build(root, kdir, llvm, out, alone_file)
-        alone_found = errors_at(alone_diags, "compile-fail.alone.rs")
+        alone_found = errors_at(alone_diags, alone_file)
         if passes(ex, alone_found):
             continue
         print(f"FAIL: the compile_fail example at {ex['source']} does not fail with "

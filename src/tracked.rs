@@ -282,6 +282,12 @@ impl Tracked {
     }
 }
 
+/// How many items' drops have unlinked them from a registry: the other side of a cancel
+/// pass's [`PassReport::unlinked`], for the tests only (`--cfg wq_test_hooks`).
+#[cfg(wq_test_hooks)]
+pub(crate) static DROP_UNLINKS: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
+
 #[pinned_drop]
 impl PinnedDrop for Tracked {
     fn drop(self: Pin<&mut Self>) {
@@ -292,6 +298,11 @@ impl PinnedDrop for Tracked {
         // is not assumed unique, and only a shared reference is used from here on.
         let this: &Self = &self;
         let item = this.lock.lock_irqsave();
+        #[cfg(wq_test_hooks)]
+        // SAFETY: The item's lock is held, as the invariants require.
+        if !unsafe { *this.home.get() }.is_null() {
+            DROP_UNLINKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
         // SAFETY: `item` holds our lock; with no target nothing needs to stay alive.
         unsafe { this.move_to(None, &item) };
     }
@@ -738,13 +749,15 @@ pub(crate) unsafe fn rearm(
 #[derive(Clone, Copy, Default)]
 pub(crate) struct PassReport {
     /// Items it unlinked from the registry.
-    #[allow(dead_code)] // Read by the KUnit tests only.
+    // Read by the KUnit tests only.
+    #[cfg_attr(not(wq_test_hooks), allow(dead_code))]
     pub(crate) unlinked: usize,
     /// Of those, the ones whose pending instance it took, and whose owner it released.
     pub(crate) released: usize,
     /// How often it found a linked item's lock held (by an arming, or by the item's drop
     /// waiting for the registry's lock) and let go to start again.
-    #[allow(dead_code)] // Read by the KUnit tests only.
+    // Read by the KUnit tests only.
+    #[cfg_attr(not(wq_test_hooks), allow(dead_code))]
     pub(crate) contended: usize,
 }
 

@@ -541,9 +541,24 @@ impl Task {
         Self(unsafe { NonNull::new_unchecked(wq_test_current_task()) })
     }
 
-    fn is_blocked(&self) -> bool {
+    /// Whether the task is in an uninterruptible wait.
+    pub(crate) fn is_blocked(&self) -> bool {
         // SAFETY: The task is alive (see `current`); the helper reads its state.
         unsafe { wq_test_task_blocked(self.0.as_ptr()) }
+    }
+
+    /// The task as a raw pointer, to publish it in an atomic.
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
+    /// The task that [`Task::as_ptr`] published, if any.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be null or come from [`Task::as_ptr`] of a task that is still alive.
+    pub(crate) unsafe fn from_ptr(ptr: *mut c_void) -> Option<Self> {
+        NonNull::new(ptr).map(Self)
     }
 }
 

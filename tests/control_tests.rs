@@ -35,6 +35,7 @@ pub(crate) mod tests {
             into_aref,
             jiffies,
             nr_cpu_ids,
+            online_cpus,
             random_below,
             release_boxed,
             time::{fsleep, now_ns, udelay, Delta},
@@ -251,8 +252,8 @@ pub(crate) mod tests {
     /// "it ran" and "its owner came back" happens, and over the rounds both do, often.
     pub(crate) fn cancel_racing_with_the_run_on_another_cpu_is_exact() -> Result {
         const ROUNDS: u32 = 10_000;
-        // With one CPU there would be no race to test.
-        let cpus = nr_cpu_ids();
+        // With one CPU there would be no race to test. The test boot brings up CPUs 0..n.
+        let cpus = online_cpus();
         assert!(cpus >= 2);
         let item = Item::new(false)?;
         let (mut cancelled, mut ran) = (0u32, 0u32);
@@ -276,6 +277,8 @@ pub(crate) mod tests {
             } else {
                 ran += 1;
                 assert_eq!(delta, 1);
+                // On the other CPU: a per-CPU queue runs an item on the CPU it was queued for.
+                assert_eq!(item.cpu.load(Ordering::Relaxed), other);
             }
             let _ = round;
         }

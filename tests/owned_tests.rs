@@ -22,13 +22,7 @@ pub(crate) mod tests {
         },
     };
 
-    use kernel::{
-        bindings,
-        prelude::*,
-        str::CString,
-        sync::Arc,
-        time::{msecs_to_jiffies, Jiffies},
-    };
+    use kernel::{bindings, prelude::*, str::CString, sync::Arc, time::msecs_to_jiffies};
 
     use crate::{
         common::{
@@ -521,12 +515,7 @@ pub(crate) mod tests {
         for round in 0..ROUNDS {
             let q = Builder::unbound().max_active(4).build(c"wq_rs_race")?;
             for i in 0..ITEMS {
-                arm_mixed(
-                    &q,
-                    &FATE,
-                    i,
-                    Delay::from_jiffies(random_below(4) as Jiffies),
-                )?;
+                arm_mixed(&q, &FATE, i, Delay::from_millis(random_below(16)))?;
             }
             if random_below(2) == 0 {
                 fsleep(Delta::from_micros(i64::from(random_below(8000))));

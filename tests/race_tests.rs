@@ -25,12 +25,14 @@ pub(crate) mod tests {
 
     use core::sync::atomic::{
         AtomicBool,
+        AtomicPtr,
         AtomicU32,
         AtomicUsize,
         Ordering, //
     };
 
     use kernel::{
+        ffi::c_void,
         prelude::*,
         sync::Arc, //
     };
@@ -42,14 +44,17 @@ pub(crate) mod tests {
             Barrier,
             Outcome,
             Rng,
+            Task,
             TEST_CPUS, //
         },
         workqueue::{
             impl_has_tracked_delayed_work,
             kind::Unbound,
             new_tracked_delayed_work,
+            tracked::DROP_UNLINKS,
             Builder,
             Delay,
+            Disabled,
             OwnedQueue,
             TrackedDelayedWork,
             WorkItem, //
@@ -64,8 +69,10 @@ pub(crate) mod tests {
         runs: AtomicU32,
         /// Set while `run` runs, so a canceller can see that it caught the run in progress.
         running: AtomicBool,
-        /// Set by a thread about to cancel the item (see [`cancel`]).
-        cancelling: AtomicBool,
+        /// The task about to cancel the item, or null (see [`cancel`]).
+        canceller: AtomicPtr<c_void>,
+        /// Set by a run that saw its canceller blocked, waiting for it.
+        run_saw_canceller_wait: AtomicBool,
         #[pin]
         dwork: TrackedDelayedWork<Racer>,
     }
@@ -83,11 +90,18 @@ pub(crate) mod tests {
         fn run(this: Arc<Racer>) {
             this.running.store(true, Ordering::Release);
             this.runs.fetch_add(1, Ordering::AcqRel);
-            // The handshake that opens the "cancel while it runs" window: a run that started
-            // first stays in progress until a canceller announces itself (or a while passes),
-            // so that the cancel finds it running and must wait for it.
+            // The handshake that opens the "cancel while it runs" window: a run stays in
+            // progress (for a while at most) until a canceller has announced itself and is
+            // seen blocked, which in a cancel means waiting for this run.
             let deadline = now_ns() + RUN_WAITS_FOR_CANCEL_US * 1000;
-            while !this.cancelling.load(Ordering::Acquire) && now_ns() < deadline {
+            while now_ns() < deadline {
+                // SAFETY: A canceller clears its pointer before it returns from `cancel`, and a
+                // thread outlives its cancels.
+                let canceller = unsafe { Task::from_ptr(this.canceller.load(Ordering::Acquire)) };
+                if canceller.is_some_and(|task| task.is_blocked()) {
+                    this.run_saw_canceller_wait.store(true, Ordering::Release);
+                    break;
+                }
                 udelay(Delta::from_micros(10));
             }
             this.running.store(false, Ordering::Release);
@@ -99,7 +113,8 @@ pub(crate) mod tests {
             pin_init!(Racer {
                 runs: AtomicU32::new(0),
                 running: AtomicBool::new(false),
-                cancelling: AtomicBool::new(false),
+                canceller: AtomicPtr::new(core::ptr::null_mut()),
+                run_saw_canceller_wait: AtomicBool::new(false),
                 dwork <- new_tracked_delayed_work!("Racer::dwork"),
             }),
             GFP_KERNEL,
@@ -149,6 +164,9 @@ pub(crate) mod tests {
         barrier: Barrier,
         /// The outcomes the test claims to cover; which is which is the test's own.
         outcomes: [Outcome; 4],
+        /// Per item, whether its instance is the one armed on a queue A this round (a test's
+        /// own bookkeeping).
+        on_a: KVec<AtomicBool>,
     }
 
     impl Ctx {
@@ -159,8 +177,10 @@ pub(crate) mod tests {
                 qs.push(Some(q), GFP_KERNEL)?;
             }
             let mut items = KVec::new();
+            let mut on_a = KVec::new();
             for _ in 0..=TEST_CPUS {
                 items.push(racer()?, GFP_KERNEL)?;
+                on_a.push(AtomicBool::new(false), GFP_KERNEL)?;
             }
             Ok(Arc::new(
                 Ctx {
@@ -170,6 +190,7 @@ pub(crate) mod tests {
                     stop: AtomicBool::new(false),
                     barrier: Barrier::new(TEST_CPUS),
                     outcomes: outcomes.map(Outcome::new),
+                    on_a,
                 },
                 GFP_KERNEL,
             )?)
@@ -187,11 +208,6 @@ pub(crate) mod tests {
             } else {
                 &self.items[shared]
             }
-        }
-
-        /// Any of the items.
-        fn any_item(&self, rng: &mut Rng) -> &Arc<Racer> {
-            &self.items[rng.below(self.items.len() as u32) as usize]
         }
     }
 
@@ -212,18 +228,43 @@ pub(crate) mod tests {
         }
     }
 
-    /// Cancels `item` and books the answer; counts as outcome 2 a cancel that found the run
-    /// in progress and waited for it. It announces itself first: a run in progress waits for
-    /// that (see `Racer::run`), so it is still running when the cancel comes.
-    fn cancel(ctx: &Ctx, item: &Racer) -> bool {
-        item.cancelling.store(true, Ordering::Release);
-        let running = item.running.load(Ordering::Acquire);
-        let took = ctx.ledger.back(item.dwork.cancel());
-        item.cancelling.store(false, Ordering::Release);
-        if running && !took {
-            ctx.outcomes[2].hit();
+    /// Cancels (or, with `disable`, disables) `item` and books the answer. A cancel that found
+    /// the run in progress and waited for it, which the run saw by seeing this thread blocked
+    /// in the cancel (see `Racer::run`), is counted as outcome `waited`; after it the run has
+    /// finished. Pass `waited` only for the thread's own item: two threads may cancel the
+    /// shared one at once, and the run sees only one of them.
+    fn cancel_as<'a>(
+        ctx: &Ctx,
+        item: &'a Racer,
+        waited: Option<usize>,
+        disable: bool,
+    ) -> (bool, Option<Disabled<'a>>) {
+        let me = Task::current();
+        item.run_saw_canceller_wait.store(false, Ordering::Release);
+        item.canceller.store(me.as_ptr(), Ordering::Release);
+        let (owner, guard) = if disable {
+            let (owner, guard) = item.dwork.disable();
+            assert!(guard.is_ok());
+            (owner, guard.ok())
+        } else {
+            (item.dwork.cancel(), None)
+        };
+        item.canceller
+            .store(core::ptr::null_mut(), Ordering::Release);
+        let took = ctx.ledger.back(owner);
+        if let Some(outcome) = waited {
+            if !took && item.run_saw_canceller_wait.load(Ordering::Acquire) {
+                // It waited for the run that saw it waiting: that run is over.
+                assert!(!item.running.load(Ordering::Acquire));
+                ctx.outcomes[outcome].hit();
+            }
         }
-        took
+        (took, guard)
+    }
+
+    /// [`cancel_as`], cancelling.
+    fn cancel(ctx: &Ctx, item: &Racer, waited: Option<usize>) -> bool {
+        cancel_as(ctx, item, waited, false).0
     }
 
     /// Destroys the test's queues, then checks the ledger, the items, and that each outcome
@@ -286,7 +327,7 @@ pub(crate) mod tests {
                     ctx.outcomes[3].hit();
                 }
                 dawdle(&mut rng, 9000);
-                if cancel(ctx, item) {
+                if cancel(ctx, item, (round % 2 == 0).then_some(2)) {
                     ctx.outcomes[0].hit();
                 }
                 // Only the shared item can be armed again by another thread by now.
@@ -321,22 +362,18 @@ pub(crate) mod tests {
                         .enqueue_delayed(item.clone(), short_delay(&mut rng)),
                 );
                 dawdle(&mut rng, 9000);
-                item.cancelling.store(true, Ordering::Release);
-                let running = item.running.load(Ordering::Acquire);
-                let (owner, disabled) = item.dwork.disable();
-                item.cancelling.store(false, Ordering::Release);
-                let took = ctx.ledger.back(owner);
+                let (took, disabled) = cancel_as(ctx, item, (round % 2 == 0).then_some(2), true);
                 if took {
                     ctx.outcomes[0].hit();
-                } else if running {
-                    ctx.outcomes[2].hit();
                 }
-                assert!(disabled.is_ok());
                 // Disabled: arming is refused, and the pointer comes back.
-                assert!(!ctx
+                let armed = ctx
                     .ledger
-                    .arm(ctx.queue(0).enqueue_delayed(item.clone(), Delay::ZERO)));
-                ctx.outcomes[3].hit();
+                    .arm(ctx.queue(0).enqueue_delayed(item.clone(), Delay::ZERO));
+                assert!(!armed);
+                if !armed {
+                    ctx.outcomes[3].hit();
+                }
                 dawdle(&mut rng, 200);
                 // Enabling races the arms of the other threads on the shared item.
                 drop(disabled);
@@ -386,7 +423,7 @@ pub(crate) mod tests {
                     dawdle(&mut rng, 500);
                 }
                 if rng.one_in(2) {
-                    cancel(ctx, item);
+                    cancel(ctx, item, None);
                 }
             }
         })?;
@@ -394,16 +431,16 @@ pub(crate) mod tests {
     }
 
     /// Thread 0 builds queue A and arms every item on it; then, in the same round, it drops A
-    /// while the other threads re-arm the same items onto queue B (taking A's instances) and
-    /// cancel them.
+    /// while the other threads re-arm the same items onto queue B (each thread its own share
+    /// of the items, so that it knows whether the instance it took was A's) and cancel them.
     pub(crate) fn drop_racing_rearms_from_other_threads_releases_or_moves_each_instance_once(
     ) -> Result {
         let ctx = Ctx::new(
             1,
             [
                 "A's drop released an instance",
-                "a re-arm took an instance (A's or B's)",
-                "a re-arm found the item idle",
+                "a re-arm onto B took A's instance",
+                "a re-arm found the item idle (A's instance released or run)",
                 "an arming on A was refused, the item pending on B",
             ],
         )?;
@@ -414,9 +451,11 @@ pub(crate) mod tests {
                     let a = Builder::unbound().build(c"wq_rs_race_a");
                     assert!(a.is_ok());
                     if let Ok(a) = &a {
-                        for item in &ctx.items {
+                        for (item, on_a) in ctx.items.iter().zip(&ctx.on_a) {
                             let delay = Delay::from_millis(5 + rng.below(20));
-                            if !ctx.ledger.arm(a.enqueue_delayed(item.clone(), delay)) {
+                            let armed = ctx.ledger.arm(a.enqueue_delayed(item.clone(), delay));
+                            on_a.store(armed, Ordering::Release);
+                            if !armed {
                                 ctx.outcomes[3].hit();
                             }
                         }
@@ -434,15 +473,23 @@ pub(crate) mod tests {
                     ctx.outcomes[0].add(released);
                 } else {
                     let b = ctx.queue(0);
-                    for _ in 0..4 {
-                        let item = ctx.any_item(&mut rng);
+                    let share = (t as usize - 1..ctx.items.len()).step_by(TEST_CPUS as usize - 1);
+                    for i in share {
+                        let item = &ctx.items[i];
                         let delay = Delay::from_millis(1 + rng.below(8));
+                        // Only this thread re-arms item `i`: if A's instance is still there,
+                        // it is what the re-arm takes.
+                        let was_on_a = ctx.on_a[i].swap(false, Ordering::AcqRel);
                         let (previous, queued) = b.mod_delayed(item.clone(), delay);
-                        let slot = if ctx.ledger.back(previous) { 1 } else { 2 };
-                        ctx.outcomes[slot].hit();
+                        let took = ctx.ledger.back(previous);
+                        if took && was_on_a {
+                            ctx.outcomes[1].hit();
+                        } else if !took {
+                            ctx.outcomes[2].hit();
+                        }
                         ctx.ledger.arm(queued);
                         if rng.one_in(4) {
-                            cancel(ctx, item);
+                            cancel(ctx, item, None);
                         }
                         dawdle(&mut rng, 100);
                     }
@@ -451,7 +498,7 @@ pub(crate) mod tests {
                 ctx.barrier.wait();
             }
         })?;
-        settle("drop vs re-arm", ctx, [25, 200, 80, 40])
+        settle("drop vs re-arm", ctx, [25, 100, 40, 40])
     }
 
     /// Thread 0 arms the items on its queue and drains it, round after round, while the other
@@ -462,7 +509,7 @@ pub(crate) mod tests {
             [
                 "the drain released an armed instance",
                 "a flush ran an instance at once",
-                "the cancel waited for the run in progress",
+                "an instance ran while the drain waited for it",
                 "a cancel took an instance",
             ],
         )?;
@@ -480,7 +527,11 @@ pub(crate) mod tests {
                             .arm(q.enqueue_delayed(item.clone(), short_delay(&mut rng)));
                     }
                     dawdle(&mut rng, 6000);
+                    let runs = || ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
+                    let before: u32 = runs().sum();
                     let released = q.drain();
+                    // The runs that happened meanwhile: the drain waited for each.
+                    ctx.outcomes[2].add((runs().sum::<u32>() - before) as usize);
                     ctx.ledger.release(released);
                     ctx.outcomes[0].add(released);
                     // Armed items were cancelled, queued ones ran: nothing is left on `q`,
@@ -488,26 +539,32 @@ pub(crate) mod tests {
                     // the item, so the drain waits for it) and cancel.
                     for item in &ctx.items {
                         assert!(!item.dwork.is_tracked());
-                        assert!(!item.dwork.is_pending());
                     }
+                    // Pending is C's bit, which another CPU's cancel sets for a moment on an
+                    // idle item: only thread 0's own item, which no other thread touches,
+                    // tells that nothing is pending.
+                    assert!(!ctx.items[0].dwork.is_pending());
                 }
                 ctx.ledger.release(q.destroy());
                 ctx.stop.store(true, Ordering::Release);
                 return;
             }
+            // The thread's own item and the shared one, in turns.
+            let mut round = 0;
             while !ctx.stop.load(Ordering::Acquire) {
-                let item = ctx.any_item(&mut rng);
+                let item = ctx.item(t, round);
                 if rng.one_in(2) {
                     if item.dwork.flush() {
                         ctx.outcomes[1].hit();
                     }
-                } else if cancel(ctx, item) {
+                } else if cancel(ctx, item, None) {
                     ctx.outcomes[3].hit();
                 }
                 dawdle(&mut rng, 2000);
+                round += 1;
             }
         })?;
-        settle("drain vs flush and cancel", ctx, [200, 120, 20, 120])
+        settle("drain vs flush and cancel", ctx, [200, 120, 15, 120])
     }
 
     /// Items of this test: made fresh each round, linked to the queue and idle.
@@ -548,6 +605,7 @@ pub(crate) mod tests {
             GFP_KERNEL,
         )?;
         assert!(ctx.queue.lock().is_some());
+        let drops_before = DROP_UNLINKS.load(Ordering::Acquire);
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
             // At least `ROUNDS / 4` rounds, and more (up to `ROUNDS * 4`) until the pass has
@@ -605,10 +663,11 @@ pub(crate) mod tests {
         let queue = ctx.queue.lock().take();
         let last = queue.map(|q| q.destroy_report());
         assert!(last.is_some_and(|pass| pass.unlinked == 0));
+        // Each link was removed exactly once, by the pass or by the item's drop, each counted
+        // where it happened.
         let linked = ctx.linked.load(Ordering::Acquire);
-        let by_pass = ctx.outcomes[0].get();
-        assert!(by_pass <= linked);
-        ctx.outcomes[1].add(linked - by_pass);
+        ctx.outcomes[1].add(DROP_UNLINKS.load(Ordering::Acquire) - drops_before);
+        assert_eq!(ctx.outcomes[0].get() + ctx.outcomes[1].get(), linked);
         let rounds = ctx.rounds.load(Ordering::Acquire);
         pr_info!("item drop vs cancel pass: {rounds} rounds, {linked} linked items dropped\n");
         let mins = [1000, 500, DROPS_MEETING_THE_PASS, 0];

@@ -256,9 +256,9 @@ static void wq_test_defer_failure(const char *file, int line, const char *what)
 }
 
 /*
- * A failed assertion at @file:@line of a Rust test. In a case's own thread it is reported as
- * KUnit reports its own (with that location) and ends the case; anywhere else it is recorded
- * for the running case (see above). @file and @what are static strings.
+ * A failed assertion at @file:@line of a Rust test. In a case's own thread, in task context,
+ * it is reported as KUnit reports its own (with that location) and ends the case; anywhere
+ * else it is recorded for the running case (see above). @file and @what are static strings.
  */
 void wq_test_assert_failed(const char *file, int line, const char *what)
 {
@@ -266,7 +266,11 @@ void wq_test_assert_failed(const char *file, int line, const char *what)
 	const struct kunit_loc loc = { .file = file, .line = line };
 	const struct kunit_fail_assert assert = {};
 
-	if (!test) {
+	/*
+	 * A softirq or interrupt (a BH work item, a timer) can run on top of the case's own
+	 * thread, which then is current: it must not allocate or end the thread either.
+	 */
+	if (!test || !in_task()) {
 		wq_test_defer_failure(file, line, what);
 		return;
 	}
