@@ -269,7 +269,7 @@ pub(crate) mod tests {
 
     /// Destroys the test's queues, then checks the ledger, the items, and that each outcome
     /// happened at least `mins[i]` times.
-    fn settle(what: &str, ctx: Arc<Ctx>, mins: [usize; 4]) -> Result {
+    fn settle(what: &str, rounds: u32, ctx: Arc<Ctx>, mins: [usize; 4]) -> Result {
         let Some(mut ctx) = Arc::into_unique_or_drop(ctx) else {
             return Err(EBUSY);
         };
@@ -290,7 +290,7 @@ pub(crate) mod tests {
         let returned = l.returned.load(Ordering::Acquire);
         let released = l.released.load(Ordering::Acquire);
         pr_info!(
-            "{what}: {TEST_CPUS} CPUs x {ROUNDS} rounds: {armed} armed ({refused} refused): \
+            "{what}: {TEST_CPUS} CPUs, {rounds} rounds: {armed} armed ({refused} refused): \
              {runs} ran, {returned} came back, {released} released by queues\n"
         );
         assert_eq!(armed, runs + returned + released);
@@ -338,7 +338,7 @@ pub(crate) mod tests {
         })?;
         let runs = ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
         ctx.outcomes[1].add(runs.sum::<u32>() as usize);
-        settle("cancel vs run", ctx, [250, 50, 15, 75])
+        settle("cancel vs run", ROUNDS, ctx, [250, 50, 10, 75])
     }
 
     /// As above with `disable`, whose guard then enables the item while others arm it.
@@ -382,7 +382,7 @@ pub(crate) mod tests {
         let runs = ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
         ctx.outcomes[1].add(runs.sum::<u32>() as usize);
         let rounds = (TEST_CPUS * ROUNDS) as usize;
-        settle("disable/enable vs run", ctx, [250, 45, 15, rounds])
+        settle("disable/enable vs run", ROUNDS, ctx, [250, 45, 10, rounds])
     }
 
     /// Every round arms an item on queue A with a short delay, then keeps trying to arm it on
@@ -427,7 +427,7 @@ pub(crate) mod tests {
                 }
             }
         })?;
-        settle("arm on B vs fire on A", ctx, [600, 1000, 50, 20])
+        settle("arm on B vs fire on A", ROUNDS, ctx, [600, 1000, 50, 20])
     }
 
     /// Thread 0 builds queue A and arms every item on it; then, in the same round, it drops A
@@ -446,7 +446,7 @@ pub(crate) mod tests {
         )?;
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
-            for _ in 0..ROUNDS / 4 {
+            for _ in 0..ROUNDS / 2 {
                 let a = if t == 0 {
                     let a = Builder::unbound().build(c"wq_rs_race_a");
                     assert!(a.is_ok());
@@ -498,7 +498,7 @@ pub(crate) mod tests {
                 ctx.barrier.wait();
             }
         })?;
-        settle("drop vs re-arm", ctx, [25, 100, 40, 40])
+        settle("drop vs re-arm", ROUNDS / 2, ctx, [50, 60, 80, 80])
     }
 
     /// Thread 0 arms the items on its queue and drains it, round after round, while the other
@@ -564,7 +564,12 @@ pub(crate) mod tests {
                 round += 1;
             }
         })?;
-        settle("drain vs flush and cancel", ctx, [200, 120, 15, 120])
+        settle(
+            "drain vs flush and cancel",
+            ROUNDS,
+            ctx,
+            [200, 120, 10, 120],
+        )
     }
 
     /// Items of this test: made fresh each round, linked to the queue and idle.
