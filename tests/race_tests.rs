@@ -498,7 +498,7 @@ pub(crate) mod tests {
                 ctx.barrier.wait();
             }
         })?;
-        settle("drop vs re-arm", ROUNDS / 2, ctx, [50, 60, 80, 80])
+        settle("drop vs re-arm", ROUNDS / 2, ctx, [30, 50, 60, 80])
     }
 
     /// Thread 0 arms the items on its queue and drains it, round after round, while the other
