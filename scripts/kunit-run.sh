@@ -86,6 +86,8 @@ obj-$(CONFIG_WORKQUEUE_RS_KUNIT) += rust_wq_test.o
 rust_wq_test-y := tests/rust_wq_test_main.o tests/workqueue_helpers.o tests/test_helpers.o \
 	tests/generated/kunit_suites.o
 include $(src)/src/workqueue.mk
+# As tests/Kbuild: the library's counters that only the tests read.
+rustflags-y += --cfg wq_test_hooks
 MAKEFILE
 
 # kunit.py would pick KVM, which cannot run a guest here (see scripts/qemu-tcg.sh).
