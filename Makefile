@@ -35,6 +35,11 @@ MODEL_SEED ?= 0
 MODEL_OPS ?= 100000
 export WQ_MODEL_SEED := $(MODEL_SEED)
 export WQ_MODEL_OPS := $(MODEL_OPS)
+# make bench: SEED replays the rounds' orders of a run (its seed is printed); PUBLISH=1 makes
+# the run the README's (bench/results.json, and the Performance section generated from it).
+SEED ?= 0
+export WQ_BENCH_SEED := $(SEED)
+PUBLISH ?=
 # HZ=1000 builds and uses test kernels with a 1 ms jiffy (cached apart from the default ones).
 HZ ?=
 export WQ_HZ := $(HZ)
@@ -44,7 +49,7 @@ BUILD := $(ROOT)/.build/$(KERNEL)$(if $(HZ),-hz$(HZ))
 kdir_debug = $$(cat $(BUILD)/kdir-debug)
 kdir_prod = $$(cat $(BUILD)/kdir-prod)
 
-.PHONY: all setup kernel kernel-debug kernel-prod doctests modules modules-prod compile-fail \
+.PHONY: all setup kernel kernel-debug kernel-prod doctests modules modules-prod compile-fail benchdoc \
 	fmt fmtcheck checkpatch rust-analyzer doc kunit run check bench clean
 
 ifdef KDIR
@@ -98,6 +103,10 @@ fmt: setup doctests
 checkpatch: setup
 	@bash $(SCRIPTS)/checkpatch.sh
 
+# The README's benchmark table and figures must be what bench/results.json gives.
+benchdoc:
+	@python3 $(SCRIPTS)/bench-readme.py --check $(ROOT)/bench/results.json $(ROOT)/README.md
+
 rust-analyzer: kernel-debug doctests
 	@bash $(SCRIPTS)/rust-analyzer.sh $(kdir_debug)
 
@@ -118,12 +127,16 @@ run: modules
 
 # The functional suites run on the debug kernel; the production kernel builds everything
 # too, and runs a short smoke of the benchmarks so that they cannot rot.
-check: fmtcheck checkpatch modules modules-prod compile-fail rust-analyzer doc
+check: fmtcheck checkpatch benchdoc modules modules-prod compile-fail rust-analyzer doc
 	@bash $(SCRIPTS)/qemu-kunit.sh check $(kdir_debug) $(BUILD)/debug
 	@bash $(SCRIPTS)/qemu-kunit.sh smoke $(kdir_prod) $(BUILD)/prod
 
 bench: modules-prod
 	@bash $(SCRIPTS)/qemu-kunit.sh bench $(kdir_prod) $(BUILD)/prod
+ifneq ($(PUBLISH),)
+	@cp $(ROOT)/.build/bench/results.json $(ROOT)/bench/results.json
+	@python3 $(SCRIPTS)/bench-readme.py $(ROOT)/bench/results.json $(ROOT)/README.md
+endif
 
 clean:
 	rm -rf .build tests/generated rust-project.json

@@ -14,6 +14,7 @@
 #include <linux/kref.h>
 #include <linux/kthread.h>
 #include <linux/moduleparam.h>
+#include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -21,6 +22,7 @@
 #include <linux/workqueue.h>
 
 #include "bench_c.h"
+#include "../src/workqueue_helpers.h"
 
 /* "full" (make bench) or "smoke" (make check: few iterations, so the benchmarks cannot rot). */
 static char *mode = "full";
@@ -30,6 +32,19 @@ MODULE_PARM_DESC(mode, "full or smoke");
 bool wq_bench_smoke(void)
 {
 	return !strcmp(mode, "smoke");
+}
+
+/*
+ * The seed of the order in which each round runs the implementations of a path (0 draws one;
+ * the module prints it): `make bench SEED=0x...` replays the orders of a run.
+ */
+static unsigned long long seed;
+module_param(seed, ullong, 0444);
+MODULE_PARM_DESC(seed, "seed of the rounds' random orders (0: a random one)");
+
+u64 wq_bench_seed(void)
+{
+	return seed ? seed : get_random_u64();
 }
 
 u64 wq_bench_now(void)
@@ -252,10 +267,15 @@ u64 wq_bench_c_queue_and_wait(struct wq_bench_item *item, struct workqueue_struc
 	return took;
 }
 
-/* What Queue::try_spawn does, in C: a new heap item per call, freed by its run. */
+/*
+ * What Queue::try_spawn asks of C, call for call: a heap item laid out as the library's
+ * closure item for a closure that captures nothing (a work_struct and the closure's one-byte
+ * slot), its work initialised by the library's own helper with a lockdep class, queued on any
+ * CPU, and freed by its run.
+ */
 struct wq_bench_spawned {
 	struct work_struct work;
-	unsigned long payload;
+	u8 closure;
 };
 
 static void wq_bench_spawned_fn(struct work_struct *work)
@@ -266,6 +286,7 @@ static void wq_bench_spawned_fn(struct work_struct *work)
 /* @n times: allocate an item, initialise it and queue it on @wq; then flush @wq. */
 void wq_bench_c_spawn(struct workqueue_struct *wq, unsigned int n)
 {
+	static struct lock_class_key key;
 	struct wq_bench_spawned *s;
 	unsigned int i;
 
@@ -273,23 +294,73 @@ void wq_bench_c_spawn(struct workqueue_struct *wq, unsigned int n)
 		s = kmalloc(sizeof(*s), GFP_KERNEL);
 		if (!s)
 			break;
-		INIT_WORK(&s->work, wq_bench_spawned_fn);
-		queue_work(wq, &s->work);
+		wq_rs_init_work(&s->work, wq_bench_spawned_fn, "wq_bench_c_spawn", &key);
+		queue_work_on(WORK_CPU_UNBOUND, wq, &s->work);
 	}
-	flush_workqueue(wq);
+	__flush_workqueue(wq);
 }
 
-/* @n times: create an unbound queue and destroy it. */
+/*
+ * What OwnedQueue keeps beside its queue (owned.rs: the queue pointer and the registry of its
+ * tracked items, a raw spinlock and a list head).
+ */
+struct wq_bench_owned_inner {
+	struct workqueue_struct *wq;
+	raw_spinlock_t lock;
+	void *first;
+};
+
+/*
+ * @n times: create an unbound queue and destroy it, call for call as Builder::build and the
+ * drop of an OwnedQueue do: the library's helper (alloc_workqueue("%s", ...)), a heap object
+ * beside the queue, the destroy, then the object freed.
+ */
 void wq_bench_c_build_drop(unsigned int n)
 {
+	struct wq_bench_owned_inner *inner;
 	struct workqueue_struct *wq;
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		wq = alloc_workqueue("wq_bench_c", WQ_UNBOUND, 0);
+		wq = wq_rs_alloc_workqueue("wq_bench_c", WQ_UNBOUND, 0);
 		if (!wq)
 			break;
+		inner = kmalloc(sizeof(*inner), GFP_KERNEL);
+		if (inner) {
+			inner->wq = wq;
+			raw_spin_lock_init(&inner->lock);
+			inner->first = NULL;
+		}
 		destroy_workqueue(wq);
+		kfree(inner);
+	}
+}
+
+/*
+ * @n times: re-arm an item of @items (in turn) on @a or @b (in turn) for a minute, then cancel
+ * it. The C calls are the library's (OwnedQueue::mod_delayed: cancel_delayed_work(), then
+ * queue_delayed_work_on(); then cancel_delayed_work_sync()), and so is the reference
+ * counting: one reference for each arming, dropped when refused, and one dropped for each
+ * instance a cancel takes. What a tracked item moved between two owned queues does, without
+ * the tracking.
+ */
+void wq_bench_c_move_cancel(struct wq_bench_item **items, unsigned int k,
+			    struct workqueue_struct *a, struct workqueue_struct *b,
+			    unsigned int first, unsigned int n)
+{
+	struct wq_bench_item *item;
+	unsigned int i;
+
+	for (i = first; i < first + n; i++) {
+		item = items[i % k];
+		kref_get(&item->ref);
+		if (cancel_delayed_work(&item->dwork))
+			kref_put(&item->ref, wq_bench_item_free);
+		if (!queue_delayed_work_on(WORK_CPU_UNBOUND, i & 1 ? a : b, &item->dwork,
+					   60 * HZ))
+			kref_put(&item->ref, wq_bench_item_free);
+		if (cancel_delayed_work_sync(&item->dwork))
+			kref_put(&item->ref, wq_bench_item_free);
 	}
 }
 

@@ -10,6 +10,7 @@ struct workqueue_struct;
 struct wq_bench_item;
 
 bool wq_bench_smoke(void);
+u64 wq_bench_seed(void);
 u64 wq_bench_now(void);
 struct completion *wq_bench_done_new(void);
 void wq_bench_done_free(struct completion *done);
@@ -27,6 +28,9 @@ u64 wq_bench_c_round_trip(struct wq_bench_item *item, struct workqueue_struct *w
 u64 wq_bench_c_queue_and_wait(struct wq_bench_item *item, struct workqueue_struct *wq);
 void wq_bench_c_spawn(struct workqueue_struct *wq, unsigned int n);
 void wq_bench_c_build_drop(unsigned int n);
+void wq_bench_c_move_cancel(struct wq_bench_item **items, unsigned int k,
+			    struct workqueue_struct *a, struct workqueue_struct *b,
+			    unsigned int first, unsigned int n);
 struct workqueue_struct *wq_bench_c_alloc_unbound(void);
 
 #endif /* WORKQUEUE_RS_BENCH_C_H */

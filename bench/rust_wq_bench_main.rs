@@ -5,20 +5,23 @@
 //! does (`kref_get()` before queueing, `kref_put()` after the run or the cancel), all in the
 //! same boot (see README.md, "Performance").
 //!
-//! Each path runs each implementation in turn, in rounds that rotate which goes first, and
-//! reports the median over the rounds. Results go to the console as `WQ-BENCH {json}` lines,
-//! from which `scripts/bench-report.py` prints the table and writes `results.json`. Loaded
-//! with `mode=smoke`, it runs every path a few times only, so that `make check` keeps it
-//! working.
+//! Each path runs in paired rounds: every round runs each implementation once, in an order
+//! drawn from a seeded generator (the seed is printed; the `seed` parameter replays it), until
+//! the path has had its minimum of rounds and its time budget, or its maximum of rounds. Each
+//! round's values, and for latency paths the per-operation percentiles, go to the console as
+//! `WQ-BENCH-*` lines, from which `scripts/bench-report.py` computes per-round ratios with their
+//! spread, prints the table and writes `results.json`. Loaded with `mode=smoke`, it runs every
+//! path briefly, so that `make check` keeps it working.
 
 use core::{
+    cell::Cell,
     ffi::c_void,
     fmt::Write,
     ptr::NonNull,
     sync::atomic::{
         fence,
+        AtomicI32,
         AtomicU64,
-        AtomicUsize,
         Ordering, //
     },
 };
@@ -88,6 +91,7 @@ mod c {
 
     extern "C" {
         pub(crate) fn wq_bench_smoke() -> bool;
+        pub(crate) fn wq_bench_seed() -> u64;
         pub(crate) fn wq_bench_now() -> u64;
         pub(crate) fn wq_bench_done_new() -> *mut completion;
         pub(crate) fn wq_bench_done_free(done: *mut completion);
@@ -108,6 +112,14 @@ mod c {
             -> u64;
         pub(crate) fn wq_bench_c_spawn(wq: *mut workqueue_struct, n: u32);
         pub(crate) fn wq_bench_c_build_drop(n: u32);
+        pub(crate) fn wq_bench_c_move_cancel(
+            items: *const *mut c_void,
+            k: u32,
+            a: *mut workqueue_struct,
+            b: *mut workqueue_struct,
+            first: u32,
+            n: u32,
+        );
         pub(crate) fn wq_bench_c_alloc_unbound() -> *mut workqueue_struct;
     }
 }
@@ -193,7 +205,7 @@ macro_rules! bench_item {
         #[pin_data]
         struct $name {
             /// The reference count of `ARef` items (unused by `Arc` ones).
-            refs: AtomicUsize,
+            refs: RefCount,
             done: Option<Done>,
             ran_at: AtomicU64,
             #[pin]
@@ -219,7 +231,7 @@ macro_rules! bench_item {
         impl $name {
             fn init(done: Option<Done>) -> impl PinInit<Self> {
                 pin_init!($name {
-                    refs: AtomicUsize::new(1),
+                    refs: RefCount::new(),
                     done,
                     ran_at: AtomicU64::new(0),
                     work <- new_work!("bench::item::work"),
@@ -276,19 +288,66 @@ impl Item {
     }
 }
 
-// SAFETY: Counted atomically, inline (what a driver's own count does, and what `kref` does in
-// C); the last reference frees the box it was made in, once.
+/// A reference count with `refcount_t`'s semantics, inline, as `kref` is in C
+/// (`include/linux/refcount.h`): increments are relaxed, the decrement that reaches zero
+/// orders with an acquire fence, and a count that would overflow, or is used after it reached
+/// zero, saturates (and warns, once) instead of wrapping. What the `ARef` column's owner
+/// pays, so that it compares with C + kref as an equal.
+struct RefCount(AtomicI32);
+
+/// `REFCOUNT_SATURATED`: where a broken count stays.
+const REFCOUNT_SATURATED: i32 = i32::MIN / 2;
+
+impl RefCount {
+    fn new() -> Self {
+        Self(AtomicI32::new(1))
+    }
+
+    #[cold]
+    fn saturate(&self) {
+        static WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+        self.0.store(REFCOUNT_SATURATED, Ordering::Relaxed);
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            pr_warn!("rust_wq_bench: reference count saturated\n");
+        }
+    }
+
+    /// `refcount_inc()`.
+    #[inline]
+    fn inc(&self) {
+        let old = self.0.fetch_add(1, Ordering::Relaxed);
+        if old <= 0 || old.checked_add(1).is_none() {
+            self.saturate();
+        }
+    }
+
+    /// `refcount_dec_and_test()`: whether that was the last reference.
+    #[inline]
+    fn dec_and_test(&self) -> bool {
+        let old = self.0.fetch_sub(1, Ordering::Release);
+        if old == 1 {
+            fence(Ordering::Acquire);
+            return true;
+        }
+        if old <= 0 {
+            self.saturate();
+        }
+        false
+    }
+}
+
+// SAFETY: Counted with `refcount_t`'s semantics, inline (`RefCount`); the last reference frees
+// the box it was made in, once, and a broken count saturates rather than frees.
 unsafe impl AlwaysRefCounted for RItem {
     #[inline]
     fn inc_ref(&self) {
-        self.refs.fetch_add(1, Ordering::Relaxed);
+        self.refs.inc();
     }
 
     #[inline]
     unsafe fn dec_ref(obj: NonNull<Self>) {
         // SAFETY: The caller gives up a reference to a live object.
-        if unsafe { obj.as_ref() }.refs.fetch_sub(1, Ordering::Release) == 1 {
-            fence(Ordering::Acquire);
+        if unsafe { obj.as_ref() }.refs.dec_and_test() {
             // SAFETY: That was the last reference; the object was made in a box by `new`.
             drop(unsafe { KBox::from_raw(obj.as_ptr()) });
         }
@@ -352,33 +411,56 @@ unsafe fn kernel_view<K: kind::Kind>(q: &Queue<K>) -> &kernel::workqueue::Queue 
     unsafe { kernel::workqueue::Queue::from_raw(q.as_raw()) }
 }
 
-/// One measurement: a figure for the run (nanoseconds per operation, or operations per
-/// second), and for latency paths the 50th and 99th percentiles of its operations.
-#[derive(Clone, Copy, Default)]
+/// The implementations a path is measured with: the columns of the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Impl {
+    /// This library, with `Arc` owners.
+    Rust,
+    /// This library, with an `ARef` owner counted as `kref` is (`RefCount`).
+    RustAref,
+    /// The kernel crate's `kernel::workqueue`, where it has the path.
+    Kernel,
+    /// The same loop written against the C API.
+    C,
+    /// C doing the reference counting that the Rust ownership does (`kref`).
+    CKref,
+}
+
+impl Impl {
+    /// The name `scripts/bench-report.py` knows the column by.
+    fn name(self) -> &'static str {
+        match self {
+            Impl::Rust => "rust",
+            Impl::RustAref => "rust_aref",
+            Impl::Kernel => "kernel",
+            Impl::C => "c",
+            Impl::CKref => "c_kref",
+        }
+    }
+}
+
+/// One run of an implementation: its figure (nanoseconds per operation, the median latency of
+/// its operations, or operations per second), and for latency paths every operation's latency.
+#[derive(Default)]
 struct Sample {
     value: u64,
-    p50: u64,
-    p99: u64,
+    latencies: Option<KVVec<u64>>,
 }
 
 impl Sample {
     fn per_op(total_ns: u64, n: u32) -> Sample {
         Sample {
             value: total_ns / u64::from(n.max(1)),
-            ..Sample::default()
+            latencies: None,
         }
     }
 
-    /// The sample of a set of latencies: their mean as the value, and their percentiles.
+    /// The sample of a run's latencies: their median as the run's figure, and all of them.
     fn of_latencies(mut lat: KVVec<u64>) -> Sample {
-        let n = lat.len().max(1);
         lat.sort_unstable();
-        let sum: u64 = lat.iter().sum();
-        let at = |pct: usize| lat.get(((n * pct) / 100).min(n - 1)).copied().unwrap_or(0);
         Sample {
-            value: sum / n as u64,
-            p50: at(50),
-            p99: at(99),
+            value: lat.get(lat.len() / 2).copied().unwrap_or(0),
+            latencies: Some(lat),
         }
     }
 }
@@ -387,6 +469,10 @@ impl Sample {
 struct Line(KVec<u8>);
 
 impl Line {
+    fn new() -> Self {
+        Line(KVec::new())
+    }
+
     fn as_str(&self) -> Result<&str> {
         core::str::from_utf8(&self.0).map_err(|_| EINVAL)
     }
@@ -400,12 +486,16 @@ impl Write for Line {
     }
 }
 
-/// An implementation of a path: its column in the table, and a run of `n` operations.
-type Runner<'a> = (&'static str, &'a mut dyn FnMut(u32) -> Result<Sample>);
+/// An implementation of a path, and a run of `n` operations of it.
+type Runner<'a> = (Impl, &'a mut dyn FnMut(u32) -> Result<Sample>);
 
-/// How many rounds and operations the benchmarks run.
+/// How much the benchmarks run, and the generator of the rounds' orders.
 struct Plan {
-    rounds: usize,
+    /// Rounds of every path, at least and at most; between the two, a path goes on until it
+    /// has run for `budget_ns`.
+    min_rounds: u32,
+    max_rounds: u32,
+    budget_ns: u64,
     /// Operations per run of a single-thread path.
     ops: u32,
     /// Items per thread of the throughput runs.
@@ -413,54 +503,128 @@ struct Plan {
     /// Queue creations per run.
     queues: u32,
     threads: usize,
+    /// The state of the xorshift64* generator of the orders, seeded from `seed`.
+    rng: Cell<u64>,
+    /// The number of the next path.
+    next_path: Cell<u32>,
+    /// The most latencies kept per implementation and path.
+    max_latencies: usize,
 }
 
-fn median(mut v: KVec<u64>) -> u64 {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
+impl Plan {
+    /// A number below `n` (`n` > 0), from the seeded generator.
+    fn below(&self, n: usize) -> usize {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) % n.max(1) as u64) as usize
+    }
+
+    /// The order of a round: the implementations' indices, shuffled (Fisher-Yates).
+    fn order(&self, k: usize) -> [usize; 5] {
+        let mut order = [0, 1, 2, 3, 4];
+        for i in (1..k).rev() {
+            order.swap(i, self.below(i + 1));
+        }
+        order
+    }
 }
 
-/// Runs every implementation of a path in rotating order for `plan.rounds` rounds (after a
-/// short warm-up run each, unless `ops` is 0: runs that are long enough alone), and prints the
-/// medians as one `WQ-BENCH` line.
-fn compare(plan: &Plan, path: &str, unit: &str, ops: u32, impls: &mut [Runner<'_>]) -> Result {
+/// Percentiles and mean of latencies, sorted or not.
+fn latency_stats(lat: &mut KVVec<u64>) -> (u64, u64, u64) {
+    lat.sort_unstable();
+    let n = lat.len();
+    if n == 0 {
+        return (0, 0, 0);
+    }
+    let at = |pct: usize| lat.get(((n * pct) / 100).min(n - 1)).copied().unwrap_or(0);
+    let mean = lat.iter().sum::<u64>() / n as u64;
+    (at(50), at(99), mean)
+}
+
+/// Runs the implementations of a path in paired rounds, each round in an order drawn from the
+/// plan's generator (after a short warm-up run each, unless `ops` is 0: runs that are long
+/// enough alone), and prints the path, each round's values and the latency statistics as
+/// `WQ-BENCH-*` lines. `higher` says whether a higher value is better (operations per second).
+fn compare(
+    plan: &Plan,
+    path: &str,
+    unit: &str,
+    higher: bool,
+    ops: u32,
+    impls: &mut [Runner<'_>],
+) -> Result {
     let k = impls.len();
+    if k > 5 {
+        return Err(EINVAL);
+    }
+    let id = plan.next_path.get();
+    plan.next_path.set(id + 1);
+    let mut line = Line::new();
+    write!(
+        line,
+        "WQ-BENCH-PATH {{\"id\":{id},\"path\":\"{path}\",\"unit\":\"{unit}\",\"higher\":{higher},\"impls\":["
+    )?;
+    for (i, (imp, _)) in impls.iter().enumerate() {
+        write!(line, "{}\"{}\"", if i == 0 { "" } else { "," }, imp.name())?;
+    }
+    write!(line, "]}}")?;
+    pr_info!("{}\n", line.as_str()?);
     if ops > 0 {
         for (_, run) in impls.iter_mut() {
             run((ops / 10).max(1))?;
         }
     }
-    let mut samples: KVec<KVec<Sample>> = KVec::new();
+    let mut pooled: KVec<Option<KVVec<u64>>> = KVec::new();
     for _ in 0..k {
-        samples.push(KVec::new(), GFP_KERNEL)?;
+        pooled.push(None, GFP_KERNEL)?;
     }
-    for round in 0..plan.rounds {
-        for i in 0..k {
-            let j = (i + round) % k;
-            let sample = (impls[j].1)(ops)?;
-            samples[j].push(sample, GFP_KERNEL)?;
+    let start = now();
+    let mut round = 0;
+    while round < plan.min_rounds
+        || (round < plan.max_rounds && now() - start < plan.budget_ns)
+    {
+        let order = plan.order(k);
+        let mut values = [0u64; 5];
+        for &i in &order[..k] {
+            let sample = (impls[i].1)(ops)?;
+            values[i] = sample.value;
+            if let Some(lat) = sample.latencies {
+                let pool = pooled[i].get_or_insert_with(KVVec::new);
+                for &l in lat.iter().take(plan.max_latencies.saturating_sub(pool.len())) {
+                    pool.push(l, GFP_KERNEL)?;
+                }
+            }
+        }
+        let mut line = Line::new();
+        write!(line, "WQ-BENCH-ROUND {{\"id\":{id},\"r\":{round},\"order\":[")?;
+        for (n, &i) in order[..k].iter().enumerate() {
+            write!(line, "{}\"{}\"", if n == 0 { "" } else { "," }, impls[i].0.name())?;
+        }
+        write!(line, "],\"v\":[")?;
+        for (i, v) in values[..k].iter().enumerate() {
+            write!(line, "{}{v}", if i == 0 { "" } else { "," })?;
+        }
+        write!(line, "]}}")?;
+        pr_info!("{}\n", line.as_str()?);
+        round += 1;
+    }
+    for (i, pool) in pooled.iter_mut().enumerate() {
+        if let Some(lat) = pool {
+            let (p50, p99, mean) = latency_stats(lat);
+            pr_info!(
+                "WQ-BENCH-LAT {{\"id\":{id},\"impl\":\"{}\",\"n\":{},\"p50\":{p50},\"p99\":{p99},\"mean\":{mean}}}\n",
+                impls[i].0.name(),
+                lat.len()
+            );
         }
     }
-    let mut json = Line(KVec::new());
-    write!(json, "{{\"path\":\"{path}\",\"unit\":\"{unit}\",\"cols\":{{")?;
-    for (i, (column, _)) in impls.iter().enumerate() {
-        let pick = |f: fn(&Sample) -> u64| -> Result<u64> {
-            let mut v = KVec::new();
-            for s in samples[i].iter() {
-                v.push(f(s), GFP_KERNEL)?;
-            }
-            Ok(median(v))
-        };
-        let (value, p50, p99) = (pick(|s| s.value)?, pick(|s| s.p50)?, pick(|s| s.p99)?);
-        let sep = if i == 0 { "" } else { "," };
-        write!(
-            json,
-            "{sep}\"{column}\":{{\"value\":{value},\"p50\":{p50},\"p99\":{p99}}}"
-        )?;
-    }
-    write!(json, "}}}}")?;
-    let text = json.as_str()?;
-    pr_info!("WQ-BENCH {text}\n");
+    pr_info!(
+        "WQ-BENCH-END {{\"id\":{id},\"rounds\":{round},\"ms\":{}}}\n",
+        (now() - start) / 1_000_000
+    );
     Ok(())
 }
 
@@ -519,9 +683,10 @@ fn enqueue_cancel(plan: &Plan) -> Result {
         plan,
         "enqueue + cancel",
         "ns/op",
+        false,
         plan.ops,
         &mut [
-            ("rust", &mut |n| {
+            (Impl::Rust, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     let _ = q.enqueue::<_, 0>(item.clone());
@@ -529,7 +694,7 @@ fn enqueue_cancel(plan: &Plan) -> Result {
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("rust_aref", &mut |n| {
+            (Impl::RustAref, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     let _ = q.enqueue::<_, 0>(ritem.clone());
@@ -537,13 +702,13 @@ fn enqueue_cancel(plan: &Plan) -> Result {
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c", &mut |n| {
+            (Impl::C, &mut |n| {
                 let start = now();
                 // SAFETY: A live item and queue; the loop cancels what it queues.
                 unsafe { c::wq_bench_c_enqueue_cancel(bare.0, wq, n) };
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c_kref", &mut |n| {
+            (Impl::CKref, &mut |n| {
                 let start = now();
                 // SAFETY: As above.
                 unsafe { c::wq_bench_c_enqueue_cancel(counted.0, wq, n) };
@@ -577,11 +742,12 @@ fn round_trip(plan: &Plan) -> Result {
     let counted = CItem::new(true, Some(&kref_done))?;
     compare(
         plan,
-        "enqueue -> run round trip",
+        "enqueue -> run round trip (per round: median latency)",
         "ns",
+        false,
         plan.ops / 4,
         &mut [
-            ("rust", &mut |n| {
+            (Impl::Rust, &mut |n| {
                 round_trips(n, || {
                     item.done().reinit();
                     let start = now();
@@ -590,7 +756,7 @@ fn round_trip(plan: &Plan) -> Result {
                     item.ran_at.load(Ordering::Acquire) - start
                 })
             }),
-            ("rust_aref", &mut |n| {
+            (Impl::RustAref, &mut |n| {
                 round_trips(n, || {
                     ritem.done().reinit();
                     let start = now();
@@ -599,7 +765,7 @@ fn round_trip(plan: &Plan) -> Result {
                     ritem.ran_at.load(Ordering::Acquire) - start
                 })
             }),
-            ("kernel", &mut |n| {
+            (Impl::Kernel, &mut |n| {
                 round_trips(n, || {
                     kitem.done.reinit();
                     let start = now();
@@ -608,11 +774,11 @@ fn round_trip(plan: &Plan) -> Result {
                     kitem.ran_at.load(Ordering::Acquire) - start
                 })
             }),
-            ("c", &mut |n| {
+            (Impl::C, &mut |n| {
                 // SAFETY: A live item with a completion, and a live queue.
                 round_trips(n, || unsafe { c::wq_bench_c_round_trip(bare.0, wq) })
             }),
-            ("c_kref", &mut |n| {
+            (Impl::CKref, &mut |n| {
                 // SAFETY: As above.
                 round_trips(n, || unsafe { c::wq_bench_c_round_trip(counted.0, wq) })
             }),
@@ -630,9 +796,10 @@ fn arm_cancel_system(plan: &Plan) -> Result {
         plan,
         "delayed arm + cancel, system queue",
         "ns/op",
+        false,
         plan.ops,
         &mut [
-            ("rust", &mut |n| {
+            (Impl::Rust, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     let _ = system().enqueue_delayed::<_, 1>(item.clone(), minute);
@@ -640,7 +807,7 @@ fn arm_cancel_system(plan: &Plan) -> Result {
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("rust_aref", &mut |n| {
+            (Impl::RustAref, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     let _ = system().enqueue_delayed::<_, 1>(ritem.clone(), minute);
@@ -648,13 +815,13 @@ fn arm_cancel_system(plan: &Plan) -> Result {
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c", &mut |n| {
+            (Impl::C, &mut |n| {
                 let start = now();
                 // SAFETY: A live item and a system queue; the loop cancels what it arms.
                 unsafe { c::wq_bench_c_arm_cancel(bare.0, wq, n) };
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c_kref", &mut |n| {
+            (Impl::CKref, &mut |n| {
                 let start = now();
                 // SAFETY: As above.
                 unsafe { c::wq_bench_c_arm_cancel(counted.0, wq, n) };
@@ -675,9 +842,10 @@ fn arm_cancel_tracked(plan: &Plan) -> Result {
         plan,
         "tracked arm + cancel, owned queue",
         "ns/op",
+        false,
         plan.ops,
         &mut [
-            ("rust", &mut |n| {
+            (Impl::Rust, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     let _ = q.enqueue_delayed::<_, 2>(item.clone(), minute);
@@ -685,7 +853,7 @@ fn arm_cancel_tracked(plan: &Plan) -> Result {
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("rust_aref", &mut |n| {
+            (Impl::RustAref, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     let _ = q.enqueue_delayed::<_, 2>(ritem.clone(), minute);
@@ -693,13 +861,13 @@ fn arm_cancel_tracked(plan: &Plan) -> Result {
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c", &mut |n| {
+            (Impl::C, &mut |n| {
                 let start = now();
                 // SAFETY: A live item and queue; the loop cancels what it arms.
                 unsafe { c::wq_bench_c_arm_cancel(bare.0, wq, n) };
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c_kref", &mut |n| {
+            (Impl::CKref, &mut |n| {
                 let start = now();
                 // SAFETY: As above.
                 unsafe { c::wq_bench_c_arm_cancel(counted.0, wq, n) };
@@ -716,11 +884,12 @@ fn spawn(plan: &Plan) -> Result {
     let kq = unsafe { kernel_view(&q) };
     compare(
         plan,
-        "try_spawn (C: kmalloc + INIT_WORK + queue)",
+        "try_spawn (C: the same kmalloc, init and queue_work_on)",
         "ns/op",
+        false,
         plan.ops / 2,
         &mut [
-            ("rust", &mut |n| {
+            (Impl::Rust, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     q.try_spawn(GFP_KERNEL, || {})?;
@@ -728,7 +897,7 @@ fn spawn(plan: &Plan) -> Result {
                 q.flush();
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("kernel", &mut |n| {
+            (Impl::Kernel, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     kq.try_spawn(GFP_KERNEL, || {})?;
@@ -736,7 +905,7 @@ fn spawn(plan: &Plan) -> Result {
                 q.flush();
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c", &mut |n| {
+            (Impl::C, &mut |n| {
                 let start = now();
                 // SAFETY: A live queue; the C loop flushes it.
                 unsafe { c::wq_bench_c_spawn(wq, n) };
@@ -747,20 +916,27 @@ fn spawn(plan: &Plan) -> Result {
 }
 
 fn build_drop(plan: &Plan) -> Result {
+    // An unbound queue of the same attributes, alive for the whole path, holds the worker pool
+    // that the queues made here share. Without it, whether a creation must also create the
+    // pool (and spawn its workers) depends on how far the previous queue's release, which C
+    // does asynchronously (`pwq_release_workfn()`, then RCU), has got: a timing accident of
+    // each loop, not a cost of either implementation.
+    let _pool = Builder::unbound().build(c"wq_bench_pool")?;
     compare(
         plan,
-        "OwnedQueue build + drop (C: alloc_workqueue + destroy_workqueue)",
+        "OwnedQueue build + drop (C: the same alloc_workqueue, kmalloc, destroy_workqueue)",
         "ns/op",
+        false,
         plan.queues,
         &mut [
-            ("rust", &mut |n| {
+            (Impl::Rust, &mut |n| {
                 let start = now();
                 for _ in 0..n {
                     drop(Builder::unbound().build(c"wq_bench_rs")?);
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
-            ("c", &mut |n| {
+            (Impl::C, &mut |n| {
                 let start = now();
                 // SAFETY: Creates and destroys its own queues.
                 unsafe { c::wq_bench_c_build_drop(n) };
@@ -782,12 +958,26 @@ struct Threads {
     /// One queue per thread, or one for all, for the tracked runs.
     owned: KVec<OwnedQueue<kind::Unbound>>,
     cwq: KVec<*mut bindings::workqueue_struct>,
-    which: u8,
+    /// The implementation the threads run.
+    which: Impl,
+    /// The items that all threads share, for the contended path: Rust's, then C's.
+    shared: KVec<Arc<Item>>,
+    cshared: KVec<*mut c_void>,
 }
 
 // SAFETY: The raw queues are live for the whole run and used through thread-safe C calls; each
-// thread touches only its own items and latency slots.
+// thread touches only its own items and latency slots (or, for the shared items, only what C
+// and the library synchronise).
 unsafe impl Sync for Threads {}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        for &cq in self.cwq.iter() {
+            // SAFETY: Created by `add_queues()`; every run waited for what it queued.
+            unsafe { bindings::destroy_workqueue(cq) };
+        }
+    }
+}
 
 impl Threads {
     fn record(&self, thread: usize, i: u32, ns: u64) {
@@ -820,7 +1010,7 @@ impl Threads {
 fn queue_and_wait_thread(ctx: &Threads, t: usize) {
     for i in 0..ctx.items_per_thread {
         let ns = match ctx.which {
-            0 => {
+            Impl::Rust | Impl::RustAref => {
                 let item = &ctx.items[t];
                 let done = item.done();
                 done.reinit();
@@ -832,7 +1022,7 @@ fn queue_and_wait_thread(ctx: &Threads, t: usize) {
                 done.wait();
                 took
             }
-            1 => {
+            Impl::Kernel => {
                 let item = &ctx.kitems[t];
                 item.done.reinit();
                 let start = now();
@@ -843,9 +1033,9 @@ fn queue_and_wait_thread(ctx: &Threads, t: usize) {
                 item.done.wait();
                 took
             }
-            which => {
+            Impl::C | Impl::CKref => {
                 let (_, bare, counted) = &ctx.citems[t];
-                let item = if which == 2 { bare } else { counted };
+                let item = if ctx.which == Impl::C { bare } else { counted };
                 // SAFETY: A live item with a completion, and the live queue of the run.
                 unsafe { c::wq_bench_c_queue_and_wait(item.0, ctx.wq) }
             }
@@ -858,20 +1048,49 @@ fn queue_and_wait_thread(ctx: &Threads, t: usize) {
 /// one), tracked or in C.
 fn arm_cancel_thread(ctx: &Threads, t: usize) {
     let minute = Delay::from_millis(60_000);
-    match ctx.which {
-        0 => {
-            let (q, item) = (ctx.owned_queue(t), &ctx.items[t]);
-            for _ in 0..ctx.items_per_thread {
-                let _ = q.enqueue_delayed::<_, 2>(item.clone(), minute);
-                drop(item.tracked.cancel());
-            }
+    if ctx.which == Impl::Rust {
+        let (q, item) = (ctx.owned_queue(t), &ctx.items[t]);
+        for _ in 0..ctx.items_per_thread {
+            let _ = q.enqueue_delayed::<_, 2>(item.clone(), minute);
+            drop(item.tracked.cancel());
         }
-        which => {
-            let (_, bare, counted) = &ctx.citems[t];
-            let item = if which == 2 { bare } else { counted };
-            // SAFETY: A live item and queue; the loop cancels what it arms.
-            unsafe { c::wq_bench_c_arm_cancel(item.0, ctx.c_queue(t), ctx.items_per_thread) };
+    } else {
+        let (_, bare, counted) = &ctx.citems[t];
+        let item = if ctx.which == Impl::C { bare } else { counted };
+        // SAFETY: A live item and queue; the loop cancels what it arms.
+        unsafe { c::wq_bench_c_arm_cancel(item.0, ctx.c_queue(t), ctx.items_per_thread) };
+    }
+}
+
+/// Thread `t` re-arms the shared items in turn, alternately on the two queues, and cancels
+/// each: every arming moves the item's link to the other queue's registry, under both
+/// registries' locks, which all threads contend for. C does the same calls with the same
+/// reference counting, without the tracking.
+fn move_cancel_thread(ctx: &Threads, t: usize) {
+    let minute = Delay::from_millis(60_000);
+    let first = t as u32 * 7;
+    if ctx.which == Impl::Rust {
+        let k = ctx.shared.len() as u32;
+        for i in first..first + ctx.items_per_thread {
+            let item = &ctx.shared[(i % k.max(1)) as usize];
+            let q = &ctx.owned[(i & 1) as usize];
+            let (previous, queued) = q.mod_delayed::<_, 2>(item.clone(), minute);
+            drop(previous);
+            drop(queued);
+            drop(item.tracked.cancel());
         }
+    } else {
+        // SAFETY: Live counted items and queues; the loop cancels what it arms.
+        unsafe {
+            c::wq_bench_c_move_cancel(
+                ctx.cshared.as_ptr(),
+                ctx.cshared.len() as u32,
+                ctx.cwq[0],
+                ctx.cwq[1],
+                first,
+                ctx.items_per_thread,
+            )
+        };
     }
 }
 
@@ -885,7 +1104,9 @@ fn threads_ctx(plan: &Plan, wq: *mut bindings::workqueue_struct) -> Result<Threa
         wq,
         owned: KVec::new(),
         cwq: KVec::new(),
-        which: 0,
+        which: Impl::Rust,
+        shared: KVec::new(),
+        cshared: KVec::new(),
     };
     for _ in 0..plan.threads {
         ctx.items.push(Item::new(Some(Done::new()?))?, GFP_KERNEL)?;
@@ -901,92 +1122,151 @@ fn threads_ctx(plan: &Plan, wq: *mut bindings::workqueue_struct) -> Result<Threa
     Ok(ctx)
 }
 
+/// Runs `body` on the plan's threads with the implementation `which`: a run of a
+/// multi-thread path, whose figure is operations per second, and whose latencies (for the
+/// paths that record them) are every operation's.
+fn run_threads(
+    threads: usize,
+    ctx: &core::cell::RefCell<Threads>,
+    which: Impl,
+    body: fn(&Threads, usize),
+    with_latencies: bool,
+) -> Result<Sample> {
+    ctx.borrow_mut().which = which;
+    let ctx = ctx.borrow();
+    let took = on_threads(threads, &*ctx, body)?;
+    let total = u64::from(ctx.items_per_thread) * threads as u64;
+    let latencies = if with_latencies {
+        let mut lat = ctx.latencies()?;
+        lat.sort_unstable();
+        Some(lat)
+    } else {
+        None
+    };
+    Ok(Sample {
+        value: total * 1_000_000_000 / took.max(1),
+        latencies,
+    })
+}
+
+/// What every multi-thread path's name says of its figures.
+const EMULATED: &str = "(4 vCPUs on 2 host cores: no scaling can show)";
+
 fn throughput_one_queue(plan: &Plan) -> Result {
     let q = Builder::unbound().build(c"wq_bench_tput")?;
-    let mut ctx = threads_ctx(plan, q.as_raw())?;
-    let total = u64::from(plan.items) * plan.threads as u64;
-    let mut path = Line(KVec::new());
+    let ctx = core::cell::RefCell::new(threads_ctx(plan, q.as_raw())?);
+    let mut path = Line::new();
     write!(
         path,
-        "{} threads x {} items, one unbound queue (queueing latency)",
+        "{} threads x {} items, one unbound queue (latencies: the queueing call) {EMULATED}",
         plan.threads, plan.items
     )?;
-    let mut run = |which: u8| -> Result<Sample> {
-        ctx.which = which;
-        let took = on_threads(plan.threads, &ctx, queue_and_wait_thread)?;
-        let lat = Sample::of_latencies(ctx.latencies()?);
-        Ok(Sample {
-            value: total * 1_000_000_000 / took.max(1),
-            ..lat
-        })
-    };
-    let run = &mut run;
-    // The closures share `run`, which holds `ctx` mutably: they go one at a time anyway.
-    let cell = core::cell::RefCell::new(run);
+    let run = |which| run_threads(plan.threads, &ctx, which, queue_and_wait_thread, true);
     compare(
         plan,
         path.as_str()?,
         "items/s",
+        true,
         0,
         &mut [
-            ("rust", &mut |_| (cell.borrow_mut())(0)),
-            ("kernel", &mut |_| (cell.borrow_mut())(1)),
-            ("c", &mut |_| (cell.borrow_mut())(2)),
-            ("c_kref", &mut |_| (cell.borrow_mut())(3)),
+            (Impl::Rust, &mut |_| run(Impl::Rust)),
+            (Impl::Kernel, &mut |_| run(Impl::Kernel)),
+            (Impl::C, &mut |_| run(Impl::C)),
+            (Impl::CKref, &mut |_| run(Impl::CKref)),
         ],
     )
 }
 
-fn throughput_tracked(plan: &Plan, shared: bool) -> Result {
-    let queues = if shared { 1 } else { plan.threads };
-    let mut ctx = threads_ctx(plan, core::ptr::null_mut())?;
-    for i in 0..queues {
+/// Adds `n` owned queues and as many C queues to `ctx` (which destroys the C ones).
+fn add_queues(ctx: &mut Threads, n: usize) -> Result {
+    for i in 0..n {
         ctx.owned
             .push(Builder::unbound().build_fmt(format_args!("wq_bench_own{i}"))?, GFP_KERNEL)?;
-        // SAFETY: Creates a queue, destroyed below.
+        // SAFETY: Creates a queue, destroyed by the drop of `ctx`.
         let cq = unsafe { c::wq_bench_c_alloc_unbound() };
         if cq.is_null() {
             return Err(ENOMEM);
         }
         ctx.cwq.push(cq, GFP_KERNEL)?;
     }
-    let total = u64::from(plan.items) * plan.threads as u64;
-    let mut path = Line(KVec::new());
+    Ok(())
+}
+
+/// Tracked arm + cancel on every thread, each with its own queue and item: the tracking's
+/// locks are the item's and (once) its queue's registry, none shared between threads.
+fn throughput_tracked(plan: &Plan) -> Result {
+    let mut ctx = threads_ctx(plan, core::ptr::null_mut())?;
+    add_queues(&mut ctx, plan.threads)?;
+    let ctx = core::cell::RefCell::new(ctx);
+    let mut path = Line::new();
     write!(
         path,
-        "tracked arm + cancel, {} threads, {}",
-        plan.threads,
-        if shared { "one shared queue" } else { "a queue each" }
+        "tracked arm + cancel, {} threads, a queue and an item each {EMULATED}",
+        plan.threads
     )?;
-    let result = {
-        let cell = core::cell::RefCell::new(&mut ctx);
-        let mut run = |which: u8| -> Result<Sample> {
-            let mut ctx = cell.borrow_mut();
-            ctx.which = which;
-            let took = on_threads(plan.threads, &**ctx, arm_cancel_thread)?;
-            Ok(Sample {
-                value: total * 1_000_000_000 / took.max(1),
-                ..Sample::default()
-            })
-        };
-        let run = core::cell::RefCell::new(&mut run);
-        compare(
-            plan,
-            path.as_str()?,
-            "ops/s",
-            0,
-            &mut [
-                ("rust", &mut |_| (run.borrow_mut())(0)),
-                ("c", &mut |_| (run.borrow_mut())(2)),
-                ("c_kref", &mut |_| (run.borrow_mut())(3)),
-            ],
-        )
-    };
-    for &cq in ctx.cwq.iter() {
-        // SAFETY: Created above; nothing is queued on it any more.
-        unsafe { bindings::destroy_workqueue(cq) };
+    let run = |which| run_threads(plan.threads, &ctx, which, arm_cancel_thread, false);
+    compare(
+        plan,
+        path.as_str()?,
+        "ops/s",
+        true,
+        0,
+        &mut [
+            (Impl::Rust, &mut |_| run(Impl::Rust)),
+            (Impl::C, &mut |_| run(Impl::C)),
+            (Impl::CKref, &mut |_| run(Impl::CKref)),
+        ],
+    )
+}
+
+/// Items all threads share, re-armed alternately on two queues: every tracked arming moves
+/// the item's link between the two queues' registries, so the registry locks are taken, and
+/// contended, on every arming.
+const SHARED_ITEMS: usize = 8;
+
+/// The contended path with `threads` threads; with one, what moving an item between two
+/// registries costs without contention.
+fn throughput_moved(plan: &Plan, threads: usize) -> Result {
+    let mut ctx = threads_ctx(plan, core::ptr::null_mut())?;
+    let mut citems = KVec::new();
+    for _ in 0..SHARED_ITEMS {
+        ctx.shared.push(Item::new(None)?, GFP_KERNEL)?;
+        let item = CItem::new(true, None)?;
+        ctx.cshared.push(item.0, GFP_KERNEL)?;
+        citems.push(item, GFP_KERNEL)?;
     }
-    result
+    add_queues(&mut ctx, 2)?;
+    let ctx = core::cell::RefCell::new(ctx);
+    let mut path = Line::new();
+    if threads == 1 {
+        write!(
+            path,
+            "tracked re-arm between two queues + cancel, 1 thread, {SHARED_ITEMS} items \
+             (registry locks uncontended)"
+        )?;
+    } else {
+        write!(
+            path,
+            "tracked re-arm between two queues + cancel, {threads} threads sharing \
+             {SHARED_ITEMS} items (registry locks contended) {EMULATED}"
+        )?;
+    }
+    let run = |which| run_threads(threads, &ctx, which, move_cancel_thread, false);
+    compare(
+        plan,
+        path.as_str()?,
+        "ops/s",
+        true,
+        0,
+        &mut [
+            (Impl::Rust, &mut |_| run(Impl::Rust)),
+            (Impl::CKref, &mut |_| run(Impl::CKref)),
+        ],
+    )?;
+    // The C items go after the queues that may have held them (the drop of `ctx`).
+    drop(ctx);
+    drop(citems);
+    Ok(())
 }
 
 struct Bench;
@@ -995,24 +1275,31 @@ impl kernel::Module for Bench {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: Reads a module parameter.
         let smoke = unsafe { c::wq_bench_smoke() };
-        let plan = if smoke {
-            Plan {
-                rounds: 1,
-                ops: 200,
-                items: 500,
-                queues: 4,
-                threads: 4,
-            }
-        } else {
-            Plan {
-                rounds: 7,
-                ops: 20_000,
-                items: 50_000,
-                queues: 100,
-                threads: 4,
-            }
+        // SAFETY: Reads a module parameter, or draws a seed.
+        let seed = unsafe { c::wq_bench_seed() };
+        let mut plan = Plan {
+            min_rounds: 15,
+            max_rounds: 61,
+            budget_ns: 20_000_000_000,
+            ops: 10_000,
+            items: 5_000,
+            queues: 50,
+            threads: 4,
+            rng: Cell::new(seed | 1),
+            next_path: Cell::new(0),
+            max_latencies: 100_000,
         };
-        pr_info!("WQ-BENCH-START {}\n", if smoke { "smoke" } else { "full" });
+        if smoke {
+            plan.min_rounds = 2;
+            plan.max_rounds = 2;
+            plan.ops = 200;
+            plan.items = 200;
+            plan.queues = 4;
+        }
+        pr_info!(
+            "WQ-BENCH-START {{\"mode\":\"{}\",\"seed\":\"{seed:#x}\"}}\n",
+            if smoke { "smoke" } else { "full" }
+        );
         enqueue_cancel(&plan)?;
         round_trip(&plan)?;
         arm_cancel_system(&plan)?;
@@ -1020,8 +1307,9 @@ impl kernel::Module for Bench {
         spawn(&plan)?;
         build_drop(&plan)?;
         throughput_one_queue(&plan)?;
-        throughput_tracked(&plan, false)?;
-        throughput_tracked(&plan, true)?;
+        throughput_tracked(&plan)?;
+        throughput_moved(&plan, 1)?;
+        throughput_moved(&plan, plan.threads)?;
         pr_info!("WQ-BENCH-DONE\n");
         Ok(Bench)
     }

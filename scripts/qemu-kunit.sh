@@ -38,7 +38,7 @@ esac
 # Module parameters, by module name: the benchmark's mode, and the model test's seed and
 # number of operations (`make check MODEL_SEED=0x... MODEL_OPS=...`; 0 draws a seed).
 declare -A PARAMS=(
-	[rust_wq_bench]="mode=$([ "$MODE" = bench ] && echo full || echo smoke)"
+	[rust_wq_bench]="mode=$([ "$MODE" = bench ] && echo full || echo smoke) seed=${WQ_BENCH_SEED:-0}"
 	[rust_wq_test]="model_seed=${WQ_MODEL_SEED:-0} model_ops=${WQ_MODEL_OPS:-100000}"
 )
 # The KUnit suites to run (all of ours by default; a glob, as kunit.filter_glob takes it).
