@@ -4,6 +4,7 @@
 #
 #   make run     set up, build the test kernel and the modules, boot QEMU, load the sample
 #   make check   the same set-up, then every quality gate and every KUnit suite
+#   make soak    the race and model suites, long, on the debug, KCSAN and PREEMPT_RT kernels
 #   make bench   boot the production kernel with four CPUs and run the benchmarks
 #   make doc     the library's rustdoc HTML, under .build/doc/
 #   make kunit   the suites built into a kernel and run by kunit.py run
@@ -43,14 +44,28 @@ PUBLISH ?=
 # HZ=1000 builds and uses test kernels with a 1 ms jiffy (cached apart from the default ones).
 HZ ?=
 export WQ_HZ := $(HZ)
+# The detector flavours, kernels of their own: KCSAN (configs/kcsan.config) and PREEMPT_RT
+# (configs/rt.config). `make check` boots the race and model suites on each that is cached;
+# DETECTORS=build builds them first (CI does, on 7.3), DETECTORS=none skips them.
+# DETECTOR_FILTER='workqueue*' runs every suite there instead.
+DETECTOR_FLAVOURS := kcsan rt
+DETECTORS ?= cached
+DETECTOR_FILTER ?= workqueue_[mr]*
+# make soak: SOAK_OPS random operations of the model test and SOAK_ROUNDS rounds per thread of
+# each race test, on each flavour; SOAK_SEED replays a soak (its seed is printed).
+SOAK_OPS ?= 1000000
+SOAK_ROUNDS ?= 1200
+SOAK_SEED ?= 0
+SOAK_FLAVOURS ?= debug $(DETECTOR_FLAVOURS)
 
 # Per kernel version: the cached kernel builds (debug and production) and the module builds.
 BUILD := $(ROOT)/.build/$(KERNEL)$(if $(HZ),-hz$(HZ))
 kdir_debug = $$(cat $(BUILD)/kdir-debug)
 kdir_prod = $$(cat $(BUILD)/kdir-prod)
 
-.PHONY: all setup kernel kernel-debug kernel-prod doctests modules modules-prod compile-fail benchdoc \
-	fmt fmtcheck checkpatch rust-analyzer doc kunit run check bench clean
+.PHONY: all setup kernel kernel-debug kernel-prod kernel-kcsan kernel-rt doctests modules modules-prod \
+	modules-kcsan modules-rt compile-fail benchdoc fmt fmtcheck checkpatch rust-analyzer doc kunit \
+	run check check-detectors soak bench clean
 
 ifdef KDIR
 # Someone's own kernel tree: build in place, the way Kbuild builds any external module.
@@ -67,10 +82,10 @@ setup:
 # the cache.
 kernel: kernel-debug kernel-prod
 
-kernel-debug kernel-prod: kernel-%: setup
+kernel-debug kernel-prod kernel-kcsan kernel-rt: kernel-%: setup
 	@mkdir -p $(BUILD)
 	@bash $(SCRIPTS)/build-kernel.sh $* > $(BUILD)/kdir-$*.tmp \
-		2> >(tee $(BUILD)/kernel-$*.log | grep -E '^(>>>|error|config:)' >&2) && \
+		2> >(tee $(BUILD)/kernel-$*.log | grep -E '^( *[0-9]+ )?(>>>|error|config:)' >&2) && \
 		mv $(BUILD)/kdir-$*.tmp $(BUILD)/kdir-$*
 	@echo ">>> $* kernel: $$(cat $(BUILD)/kdir-$*)"
 
@@ -86,6 +101,9 @@ modules: kernel-debug doctests
 
 modules-prod: kernel-prod doctests
 	+@bash $(SCRIPTS)/build-modules.sh $(kdir_prod) $(BUILD)/prod
+
+modules-kcsan modules-rt: modules-%: kernel-% doctests
+	+@bash $(SCRIPTS)/build-modules.sh $$(cat $(BUILD)/kdir-$*) $(BUILD)/$*
 endif
 
 # Every `compile_fail` doc example must be rejected by the compiler, at its own lines.
@@ -130,6 +148,37 @@ run: modules
 check: fmtcheck checkpatch benchdoc modules modules-prod compile-fail rust-analyzer doc
 	@bash $(SCRIPTS)/qemu-kunit.sh check $(kdir_debug) $(BUILD)/debug
 	@bash $(SCRIPTS)/qemu-kunit.sh smoke $(kdir_prod) $(BUILD)/prod
+	+@$(MAKE) --no-print-directory check-detectors
+
+# The race and model suites on the KCSAN and PREEMPT_RT kernels: those cached, or all of them
+# with DETECTORS=build.
+check-detectors:
+	@for f in $(DETECTOR_FLAVOURS); do \
+		case "$(DETECTORS)" in \
+		none) continue ;; \
+		build) ;; \
+		cached) bash $(SCRIPTS)/build-kernel.sh $$f --cached-only >/dev/null 2>&1 || { \
+			echo ">>> the $$f kernel is not cached: its boot is skipped" \
+				"(make check DETECTORS=build builds it)"; continue; } ;; \
+		*) echo "error: DETECTORS=$(DETECTORS) (cached, build or none)" >&2; exit 1 ;; \
+		esac; \
+		$(MAKE) --no-print-directory modules-$$f || exit 1; \
+		WQ_KUNIT_FILTER='$(DETECTOR_FILTER)' bash $(SCRIPTS)/qemu-kunit.sh check \
+			$$(cat $(BUILD)/kdir-$$f) $(BUILD)/$$f || exit 1; \
+	done
+
+# Long runs of the race and model suites on each flavour, with one seed for all of them.
+soak: doctests
+	@seed=$(SOAK_SEED); [ "$$seed" != 0 ] || seed=0x$$(od -An -N8 -tx8 /dev/urandom | tr -d ' '); \
+	echo ">>> soak: seed $$seed (replay: make soak SOAK_SEED=$$seed), $(SOAK_OPS) model" \
+		"operations and $(SOAK_ROUNDS) race rounds per thread on: $(SOAK_FLAVOURS)"; \
+	for f in $(SOAK_FLAVOURS); do \
+		$(MAKE) --no-print-directory $$([ $$f = debug ] && echo modules || echo modules-$$f) \
+			|| exit 1; \
+		WQ_KUNIT_FILTER='workqueue_[mr]*' WQ_MODEL_SEED=$$seed WQ_MODEL_OPS=$(SOAK_OPS) \
+			WQ_RACE_ROUNDS=$(SOAK_ROUNDS) bash $(SCRIPTS)/qemu-kunit.sh soak \
+			$$(cat $(BUILD)/kdir-$$f) $(BUILD)/$$f || exit 1; \
+	done
 
 bench: modules-prod
 	@bash $(SCRIPTS)/qemu-kunit.sh bench $(kdir_prod) $(BUILD)/prod

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh debug|prod [--cached-only]: builds a test kernel of $WQ_KERNEL out of tree
-# into the cache and prints its build directory. With --cached-only it builds nothing, and
-# fails unless the kernel is already there.
+# build-kernel.sh debug|prod|kcsan|rt [--cached-only]: builds a test kernel of $WQ_KERNEL out
+# of tree into the cache and prints its build directory. With --cached-only it builds nothing,
+# and fails unless the kernel is already there.
 #
 #   debug: tinyconfig + configs/base.config + configs/debug.config (KASAN, lockdep, ...)
 #   prod:  tinyconfig + configs/base.config, no debug options: what drivers ship on
+#   kcsan: the debug flavour + configs/kcsan.config (KCSAN instead of KASAN and kmemleak)
+#   rt:    the debug flavour + configs/rt.config (PREEMPT_RT)
+# Later fragments override earlier ones, as merge_config.sh merges them.
 # With WQ_HZ=1000 (`make ... HZ=1000`), configs/hz1000.config is added to either.
 #
 # The directory name is the flavour and a hash of everything that decides the result —
@@ -15,12 +18,16 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-FLAVOUR=${1:?usage: build-kernel.sh debug|prod}
+FLAVOUR=${1:?usage: build-kernel.sh debug|prod|kcsan|rt}
 KSRC=$(cat "$WQ_CACHE/src/$WQ_KPKG.stamp" 2>/dev/null) || die "no kernel source: run scripts/setup.sh"
 case "$FLAVOUR" in
 debug) FRAGMENTS=("$WQ_ROOT/configs/base.config" "$WQ_ROOT/configs/debug.config") ;;
 prod) FRAGMENTS=("$WQ_ROOT/configs/base.config") ;;
-*) die "unknown kernel flavour '$FLAVOUR' (debug or prod)" ;;
+kcsan | rt)
+	FRAGMENTS=("$WQ_ROOT/configs/base.config" "$WQ_ROOT/configs/debug.config"
+		"$WQ_ROOT/configs/$FLAVOUR.config")
+	;;
+*) die "unknown kernel flavour '$FLAVOUR' (debug, prod, kcsan or rt)" ;;
 esac
 # `make ... HZ=1000`: both flavours with a 1 ms jiffy (the default is the kernel's, 250).
 case "${WQ_HZ:-}" in
@@ -50,28 +57,46 @@ kmake() {
 }
 
 # `make olddefconfig` silently drops options whose dependencies are missing (CONFIG_RUST
-# when the toolchain is not found is the classic), so every requested line is checked.
+# when the toolchain is not found is the classic), so every requested line is checked, as the
+# fragments merge: a later fragment's line for an option replaces an earlier one's.
 verify_config() {
 	local bad=0 line opt
+	local -A want=()
 	while IFS= read -r line; do
 		case "$line" in
-		CONFIG_*=*)
+		CONFIG_*=*) want[${line%%=*}]=$line ;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }
+			want[${opt%% *}]=$line
+			;;
+		esac
+	done < <(cat "${FRAGMENTS[@]}")
+	for opt in "${!want[@]}"; do
+		line=${want[$opt]}
+		case "$line" in
+		CONFIG_*)
 			grep -qxF "$line" "$KOUT/.config" || {
-				echo "config: asked for '$line', got '$(grep "^${line%%=*}=" "$KOUT/.config" || echo unset)'" >&2
+				echo "config: asked for '$line', got '$(grep "^$opt=" "$KOUT/.config" || echo unset)'" >&2
 				bad=1
 			}
 			;;
-		"# CONFIG_"*" is not set")
-			opt=${line#\# }
-			opt=${opt%% *}
+		*)
 			if grep -q "^$opt=" "$KOUT/.config"; then
 				echo "config: asked for $opt off, but it is on" >&2
 				bad=1
 			fi
 			;;
 		esac
-	done < <(cat "${FRAGMENTS[@]}")
+	done
 	[ $bad -eq 0 ] || die "the kernel configuration does not hold what configs/ asks for"
+}
+
+# The build log gets each line's time since the start, in seconds, so that a slow build
+# shows which part of it was slow.
+stamp() {
+	while IFS= read -r line; do
+		printf '%4d %s\n' "$SECONDS" "$line"
+	done
 }
 
 log "building the $FLAVOUR kernel $(basename "$KSRC") into $KOUT (3-15 minutes on 2 cores)"
@@ -81,7 +106,7 @@ kmake tinyconfig >/dev/null
 "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "${FRAGMENTS[@]}" >/dev/null
 kmake olddefconfig >/dev/null
 verify_config
-kmake -j"$(nproc)" >&2
+kmake -j"$(nproc)" 2>&1 | stamp >&2
 touch "$KOUT/.wq-built"
-log "kernel built: $KOUT"
+log "kernel built in ${SECONDS}s: $KOUT"
 echo "$KOUT"

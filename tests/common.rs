@@ -65,6 +65,7 @@ extern "C" {
     fn wq_test_current_task() -> *mut c_void;
     fn wq_test_model_seed() -> u64;
     fn wq_test_model_ops() -> c_uint;
+    fn wq_test_race_rounds() -> c_uint;
     fn wq_test_task_blocked(task: *mut c_void) -> bool;
 }
 
@@ -566,6 +567,12 @@ impl Task {
 pub(crate) fn model_params() -> (u64, u32) {
     // SAFETY: Read module parameters, set at load.
     unsafe { (wq_test_model_seed(), wq_test_model_ops()) }
+}
+
+/// The race tests' rounds per thread: the `race_rounds` module parameter, at least 300.
+pub(crate) fn race_rounds() -> u32 {
+    // SAFETY: Reads a module parameter, set at load.
+    unsafe { wq_test_race_rounds() }
 }
 
 /// The number of CPUs the guest brought up.

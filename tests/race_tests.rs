@@ -39,6 +39,7 @@ pub(crate) mod tests {
 
     use crate::{
         common::{
+            race_rounds,
             run_on_cpus,
             time::{fsleep, now_ns, udelay, Delta},
             Barrier,
@@ -60,9 +61,6 @@ pub(crate) mod tests {
             WorkItem, //
         },
     };
-
-    /// Rounds per thread; with four CPUs each test runs four times as many.
-    const ROUNDS: u32 = 300;
 
     #[pin_data]
     struct Racer {
@@ -317,7 +315,7 @@ pub(crate) mod tests {
         )?;
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
-            for round in 0..ROUNDS {
+            for round in 0..race_rounds() {
                 let item = ctx.item(t, round);
                 let q = ctx.queue(0);
                 if !ctx
@@ -338,7 +336,7 @@ pub(crate) mod tests {
         })?;
         let runs = ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
         ctx.outcomes[1].add(runs.sum::<u32>() as usize);
-        settle("cancel vs run", ROUNDS, ctx, [250, 50, 10, 75])
+        settle("cancel vs run", race_rounds(), ctx, [250, 50, 10, 75])
     }
 
     /// As above with `disable`, whose guard then enables the item while others arm it.
@@ -355,7 +353,7 @@ pub(crate) mod tests {
         )?;
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
-            for round in 0..ROUNDS {
+            for round in 0..race_rounds() {
                 let item = ctx.item(t, round);
                 ctx.ledger.arm(
                     ctx.queue(0)
@@ -381,8 +379,13 @@ pub(crate) mod tests {
         })?;
         let runs = ctx.items.iter().map(|i| i.runs.load(Ordering::Acquire));
         ctx.outcomes[1].add(runs.sum::<u32>() as usize);
-        let rounds = (TEST_CPUS * ROUNDS) as usize;
-        settle("disable/enable vs run", ROUNDS, ctx, [250, 45, 10, rounds])
+        let rounds = (TEST_CPUS * race_rounds()) as usize;
+        settle(
+            "disable/enable vs run",
+            race_rounds(),
+            ctx,
+            [250, 45, 10, rounds],
+        )
     }
 
     /// Every round arms an item on queue A with a short delay, then keeps trying to arm it on
@@ -401,7 +404,7 @@ pub(crate) mod tests {
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
             let (a, b) = (ctx.queue(0), ctx.queue(1));
-            for round in 0..ROUNDS {
+            for round in 0..race_rounds() {
                 let item = ctx.item(t, round);
                 let delay = Delay::from_millis(1 + rng.below(4));
                 if !ctx.ledger.arm(a.enqueue_delayed(item.clone(), delay)) {
@@ -427,7 +430,12 @@ pub(crate) mod tests {
                 }
             }
         })?;
-        settle("arm on B vs fire on A", ROUNDS, ctx, [600, 1000, 50, 20])
+        settle(
+            "arm on B vs fire on A",
+            race_rounds(),
+            ctx,
+            [600, 1000, 50, 20],
+        )
     }
 
     /// Thread 0 builds queue A and arms every item on it; then, in the same round, it drops A
@@ -446,7 +454,7 @@ pub(crate) mod tests {
         )?;
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
-            for _ in 0..ROUNDS / 2 {
+            for _ in 0..race_rounds() / 2 {
                 let a = if t == 0 {
                     let a = Builder::unbound().build(c"wq_rs_race_a");
                     assert!(a.is_ok());
@@ -498,7 +506,7 @@ pub(crate) mod tests {
                 ctx.barrier.wait();
             }
         })?;
-        settle("drop vs re-arm", ROUNDS / 2, ctx, [30, 50, 60, 80])
+        settle("drop vs re-arm", race_rounds() / 2, ctx, [30, 50, 60, 80])
     }
 
     /// Thread 0 arms the items on its queue and drains it, round after round, while the other
@@ -521,7 +529,7 @@ pub(crate) mod tests {
                     assert!(false);
                     return;
                 };
-                for _ in 0..ROUNDS {
+                for _ in 0..race_rounds() {
                     for item in &ctx.items {
                         ctx.ledger
                             .arm(q.enqueue_delayed(item.clone(), short_delay(&mut rng)));
@@ -566,7 +574,7 @@ pub(crate) mod tests {
         })?;
         settle(
             "drain vs flush and cancel",
-            ROUNDS,
+            race_rounds(),
             ctx,
             [200, 120, 10, 120],
         )
@@ -613,9 +621,9 @@ pub(crate) mod tests {
         let drops_before = DROP_UNLINKS.load(Ordering::Acquire);
         run_on_cpus(TEST_CPUS, &ctx, |ctx, t| {
             let mut rng = Rng::new();
-            // At least `ROUNDS / 4` rounds, and more (up to `ROUNDS * 4`) until the pass has
-            // found a dropping item's lock held often enough: whether the two meet depends on
-            // how the host runs the guest's CPUs.
+            // At least a quarter of the race rounds, and more (up to four times as many) until
+            // the pass has found a dropping item's lock held often enough: whether the two meet
+            // depends on how the host runs the guest's CPUs.
             while !ctx.stop.load(Ordering::Acquire) {
                 let mut mine: [Option<Arc<Racer>>; DROPPED_PER_THREAD] = Default::default();
                 if t != 0 {
@@ -651,7 +659,7 @@ pub(crate) mod tests {
                     }
                     let rounds = ctx.rounds.fetch_add(1, Ordering::AcqRel) + 1;
                     let met = ctx.outcomes[2].get() >= DROPS_MEETING_THE_PASS;
-                    if (rounds >= ROUNDS / 4 && met) || rounds >= ROUNDS * 4 {
+                    if (rounds >= race_rounds() / 4 && met) || rounds >= race_rounds() * 4 {
                         ctx.stop.store(true, Ordering::Release);
                     }
                 } else {

@@ -46,6 +46,19 @@ unsigned int wq_test_model_ops(void)
 	return model_ops;
 }
 
+/*
+ * Rounds per thread of each race test: `make soak` raises it for longer runs; the tests' outcome
+ * minimums are set for the default.
+ */
+static unsigned int race_rounds = 300;
+module_param(race_rounds, uint, 0444);
+MODULE_PARM_DESC(race_rounds, "rounds per thread of each race test (at least 300)");
+
+unsigned int wq_test_race_rounds(void)
+{
+	return max(race_rounds, 300U);
+}
+
 bool wq_test_in_serving_softirq(void)
 {
 	return in_serving_softirq();

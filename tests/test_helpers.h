@@ -7,6 +7,7 @@
 
 u64 wq_test_model_seed(void);
 unsigned int wq_test_model_ops(void);
+unsigned int wq_test_race_rounds(void);
 bool wq_test_in_serving_softirq(void);
 bool wq_test_in_task(void);
 unsigned long wq_test_jiffies(void);
