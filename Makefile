@@ -27,6 +27,7 @@ export WQ_KERNEL := $(KERNEL)
 #   DEMO=warn              a test that passes but triggers WARN_ON
 #   DEMO=leak              a test that passes but leaks memory
 #   DEMO=thread-assert     an assertion that fails in a test thread
+#   DEMO=data-race         plain C accesses racing on four CPUs: the kcsan boot reports them
 #   DEMO=broken-core       the library with its cancel pass skipping every 16th item
 #   DEMO=broken-core-link  the library with an arming that does not move the item's link
 DEMO ?=
@@ -47,10 +48,11 @@ export WQ_HZ := $(HZ)
 # The detector flavours, kernels of their own: KCSAN (configs/kcsan.config) and PREEMPT_RT
 # (configs/rt.config). `make check` boots the race and model suites on each that is cached;
 # DETECTORS=build builds them first (CI does, on 7.3), DETECTORS=none skips them.
-# DETECTOR_FILTER='workqueue*' runs every suite there instead.
+# DETECTOR_FILTER='workqueue*' runs every suite there instead (as a DEMO does, so that its
+# suite runs there too).
 DETECTOR_FLAVOURS := kcsan rt
 DETECTORS ?= cached
-DETECTOR_FILTER ?= workqueue_[mr]*
+DETECTOR_FILTER ?= $(if $(DEMO),workqueue*,workqueue_[mr]*)
 # make soak: SOAK_OPS random operations of the model test and SOAK_ROUNDS rounds per thread of
 # each race test, on each flavour; SOAK_SEED replays a soak (its seed is printed).
 SOAK_OPS ?= 1000000

@@ -16,7 +16,9 @@ def main():
             a, b = (f.strip() for f in line.split("/"))
             pairs[frozenset((a, b))] = f"{a} / {b}"
     lines = open(console, errors="replace").read().split("\n")
-    bug = re.compile(r"BUG: KCSAN: data-race in (\S+) / (\S+)\s*$")
+    # "BUG: KCSAN: data-race in func_a / func_b", a module's functions followed by "[module]".
+    side = r"(\S+)(?: \[\S+\])?"
+    bug = re.compile(rf"BUG: KCSAN: data-race in {side} / {side}\s*$")
     rule = re.compile(r"^(\[[ 0-9.]+\] )?={20,}\s*$")
     keep, hits, i = [], {}, 0
     while i < len(lines):

@@ -41,6 +41,11 @@ mod demo_leak;
 #[path = "demo/thread_assert.rs"]
 mod demo_thread_assert;
 
+// `make check DEMO=data-race` only: plain C accesses racing on four CPUs, for KCSAN.
+#[cfg(wq_demo_data_race)]
+#[path = "demo/data_race.rs"]
+mod demo_data_race;
+
 #[cfg(not(wq_kernel_6))]
 module! {
     type: WorkqueueTests,

@@ -306,3 +306,20 @@ void wq_test_demo_warn(void)
 {
 	WARN_ON(1);
 }
+
+/*
+ * Only for `make check DEMO=data-race` (tests/demo/data_race.rs): a plain read-modify-write of
+ * a shared counter, which the caller runs on several CPUs at once, so that KCSAN (in the kcsan
+ * flavour's boot) reports a data race in this function.
+ */
+static unsigned long demo_racy_counter;
+
+void wq_test_demo_data_race(unsigned int rounds)
+{
+	unsigned int i;
+
+	for (i = 0; i < rounds; i++) {
+		demo_racy_counter++;
+		udelay(10);
+	}
+}

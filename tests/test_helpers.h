@@ -30,5 +30,6 @@ void wq_test_assert_failed(const char *file, int line, const char *what);
 void wq_test_case_begin(void);
 bool wq_test_case_end(void);
 void wq_test_demo_warn(void);
+void wq_test_demo_data_race(unsigned int rounds);
 
 #endif /* WORKQUEUE_RS_TEST_HELPERS_H */
