@@ -320,6 +320,6 @@ void wq_test_demo_data_race(unsigned int rounds)
 
 	for (i = 0; i < rounds; i++) {
 		demo_racy_counter++;
-		udelay(10);
+		usleep_range(10, 20);
 	}
 }
