@@ -52,7 +52,9 @@ export WQ_HZ := $(HZ)
 # suite runs there too).
 DETECTOR_FLAVOURS := kcsan rt
 DETECTORS ?= cached
-DETECTOR_FILTER ?= $(if $(DEMO),workqueue*,workqueue_[mr]*)
+# workqueue_races and workqueue_model, as a kunit.filter_glob.
+RACE_MODEL_SUITES := workqueue_[mr]*
+DETECTOR_FILTER ?= $(if $(DEMO),workqueue*,$(RACE_MODEL_SUITES))
 # make soak: SOAK_OPS random operations of the model test and SOAK_ROUNDS rounds per thread of
 # each race test, on each flavour; SOAK_SEED replays a soak (its seed is printed).
 SOAK_OPS ?= 1000000
@@ -177,7 +179,7 @@ soak: doctests
 	for f in $(SOAK_FLAVOURS); do \
 		$(MAKE) --no-print-directory $$([ $$f = debug ] && echo modules || echo modules-$$f) \
 			|| exit 1; \
-		WQ_KUNIT_FILTER='workqueue_[mr]*' WQ_MODEL_SEED=$$seed WQ_MODEL_OPS=$(SOAK_OPS) \
+		WQ_KUNIT_FILTER='$(RACE_MODEL_SUITES)' WQ_MODEL_SEED=$$seed WQ_MODEL_OPS=$(SOAK_OPS) \
 			WQ_RACE_ROUNDS=$(SOAK_ROUNDS) bash $(SCRIPTS)/qemu-kunit.sh soak \
 			$$(cat $(BUILD)/kdir-$$f) $(BUILD)/$$f || exit 1; \
 	done
