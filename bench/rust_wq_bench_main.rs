@@ -36,6 +36,9 @@ use kernel::{
 #[path = "../src/workqueue.rs"]
 pub mod workqueue;
 
+/// Where the library's macros find it (here, where README.md suggests mounting it).
+use workqueue as workqueue_lib;
+
 use workqueue::{
     compat::{
         ARef,

@@ -19,10 +19,13 @@ use kernel::{
     sync::Arc, //
 };
 
-#[path = "../src/workqueue.rs"]
-pub mod workqueue;
+/// The library is mounted at `gpu::wq`; any module path works.
+pub mod gpu;
 
-use workqueue::{
+/// Where the library's macros find it: the one line a crate that builds it in writes.
+use gpu::wq as workqueue_lib;
+
+use gpu::wq::{
     impl_has_tracked_delayed_work,
     impl_has_work,
     kind,

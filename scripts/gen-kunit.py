@@ -74,10 +74,18 @@ def examples(path, want_compile_fail=False):
         yield start + 1, body, visible, attrs
 
 
+MOUNT = re.compile(r"\bcrate::workqueue\b")
+
+
 def strip_ok_tail(code):
     """Splits an example into its code without trailing blank lines and without a final
-    `Ok::<(), E>(())`, and E (or None when the example has no such tail)."""
-    code = list(code)
+    `Ok::<(), E>(())`, and E (or None when the example has no such tail).
+
+    The examples name the library `crate::workqueue`, where README.md suggests mounting it;
+    the test crate mounts it elsewhere (next to a `workqueue` module of its own, as a driver
+    may have), so the examples reach it through `crate::workqueue_lib`, the name by which
+    every crate that builds the library in declares where it is."""
+    code = [MOUNT.sub("crate::workqueue_lib", c) for c in code]
     while code and not code[-1].strip():
         code.pop()
     tail = TAIL_OK.match(code[-1]) if code else None
@@ -119,20 +127,20 @@ def doctest_source(rel, line, body, gen_line):
             "#[no_mangle]",
             f"extern \"C\" fn wq_kt_workqueue_doctests__{name}(_test: *mut ::kernel::bindings::kunit) {{",
             "    const DIFF: i32 = 0; // placeholder, set below",
-            f"    const FILE: &::core::ffi::CStr = crate::workqueue::compat::wq_c_str!(\"{rel}\");"]
+            f"    const FILE: &::core::ffi::CStr = crate::workqueue_lib::compat::wq_c_str!(\"{rel}\");"]
     head += ["    #[allow(unused)]"] + asserts(
         "assert", "$cond:expr", "$cond",
-        "crate::workqueue::compat::wq_c_str!(stringify!($cond))")
+        "crate::workqueue_lib::compat::wq_c_str!(stringify!($cond))")
     head += ["    #[allow(unused)]"] + asserts(
         "assert_eq", "$left:expr, $right:expr", "$left == $right",
-        "crate::workqueue::compat::wq_c_str!(stringify!($left == $right))")
+        "crate::workqueue_lib::compat::wq_c_str!(stringify!($left == $right))")
     head += ["    #[allow(unused)]"] + asserts(
         "assert_ne", "$left:expr, $right:expr", "$left != $right",
-        "crate::workqueue::compat::wq_c_str!(stringify!($left != $right))")
+        "crate::workqueue_lib::compat::wq_c_str!(stringify!($left != $right))")
     head += ["    #[allow(unused_imports)]",
              "    use ::kernel::prelude::*;",
              "    #[allow(unused_imports)]",
-             "    use crate::workqueue::compat::CStr;",
+             "    use crate::workqueue_lib::compat::CStr;",
              "    #[allow(unused, clippy::all)]",
              f"    fn example() -> {ret} {{"]
     first = gen_line + len(head)
@@ -236,7 +244,7 @@ def main():
             rs += [
                 "#[no_mangle]",
                 f"extern \"C\" fn wq_kt_{suite}__{case}(_test: *mut ::kernel::bindings::kunit) {{",
-                f"    crate::kunit::run(crate::workqueue::compat::wq_c_str!(\"{rel}\"), {module}::{case});",
+                f"    crate::kunit::run(crate::workqueue_lib::compat::wq_c_str!(\"{rel}\"), {module}::{case});",
                 "}",
                 "",
             ]
@@ -279,7 +287,7 @@ def main():
             cf_lines += [f"/// `{rel}:{line}`", "#[allow(unused, unreachable_code)]",
                          f"fn {name}() -> ::core::result::Result<(), ::kernel::error::Error> {{",
                          "    use ::kernel::prelude::*;",
-                         "    use crate::workqueue::compat::CStr;"]
+                         "    use crate::workqueue_lib::compat::CStr;"]
             first = len(cf_lines) + 1
             cf_lines += ["    " + c if c else "" for c in code]
             shown = [first + i for i, v in enumerate(visible[:len(code)]) if v]

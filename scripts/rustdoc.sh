@@ -63,6 +63,9 @@ cat >"$root/workqueue_rs.rs" <<RS
 
 #[path = "$WQ_ROOT/src/workqueue.rs"]
 pub mod workqueue;
+
+/// Where the library's macros find it.
+use workqueue as workqueue_lib;
 RS
 
 rm -rf "$OUT"

@@ -109,10 +109,14 @@ pub(crate) use wq_c_str;
 #[doc(hidden)]
 macro_rules! wq_optional_name {
     () => {
-        $crate::workqueue::compat::wq_c_str!(::core::concat!(::core::file!(), ":", ::core::line!()))
+        $crate::workqueue_lib::compat::wq_c_str!(::core::concat!(
+            ::core::file!(),
+            ":",
+            ::core::line!()
+        ))
     };
     ($name:literal) => {
-        $crate::workqueue::compat::wq_c_str!($name)
+        $crate::workqueue_lib::compat::wq_c_str!($name)
     };
 }
 pub(crate) use wq_optional_name;

@@ -22,9 +22,13 @@ use super::{
         CStr,
         ClassKey, //
     },
+    control::{
+        self,
+        Disabled,
+        ItemWork,
+        Wait, //
+    },
     helpers,
-    work::take_owner,
-    Disabled,
     HasUntrackedWork,
     RawUntrackedWorkItem,
     Work,
@@ -79,10 +83,10 @@ use super::{
 #[allow(unused_macros)]
 macro_rules! new_delayed_work {
     () => {
-        $crate::workqueue::DelayedWork::new(
-            $crate::workqueue::compat::wq_optional_name!(),
+        $crate::workqueue_lib::DelayedWork::new(
+            $crate::workqueue_lib::compat::wq_optional_name!(),
             ::kernel::static_lock_class!(),
-            $crate::workqueue::compat::wq_c_str!(::core::concat!(
+            $crate::workqueue_lib::compat::wq_c_str!(::core::concat!(
                 ::core::file!(),
                 ":",
                 ::core::line!(),
@@ -92,10 +96,10 @@ macro_rules! new_delayed_work {
         )
     };
     ($name:literal) => {
-        $crate::workqueue::DelayedWork::new(
-            $crate::workqueue::compat::wq_c_str!($name),
+        $crate::workqueue_lib::DelayedWork::new(
+            $crate::workqueue_lib::compat::wq_c_str!($name),
             ::kernel::static_lock_class!(),
-            $crate::workqueue::compat::wq_c_str!(::core::concat!($name, "_timer")),
+            $crate::workqueue_lib::compat::wq_c_str!(::core::concat!($name, "_timer")),
             ::kernel::static_lock_class!(),
         )
     };
@@ -265,11 +269,18 @@ where
     /// ```
     #[inline]
     pub fn cancel(&self) -> Option<T::Pointer> {
-        // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
-        let taken = unsafe { bindings::cancel_delayed_work_sync(self.as_raw()) };
-        // SAFETY: `taken` is the cancel's answer; the work is queued only through
-        // `T::Pointer`'s `__enqueue` on `T`'s field.
-        unsafe { take_owner(taken, self.work_ptr()) }
+        // SAFETY: Cancelling may sleep, which `cancel` documents.
+        unsafe { self.control().cancel(Wait::ForRunning) }
+    }
+
+    /// Cancels the item if it is pending (its timer armed, or queued) and returns the owner
+    /// the queue held for it, without waiting for a running instance:
+    /// `cancel_delayed_work()`. Usable in any context, with what the caller must know as for
+    /// [`Work::cancel_nowait`](super::Work::cancel_nowait).
+    #[inline]
+    pub fn cancel_nowait(&self) -> Option<T::Pointer> {
+        // SAFETY: `Wait::No`: any context.
+        unsafe { self.control().cancel(Wait::No) }
     }
 
     /// Disables the item until the returned guard is dropped, cancelling a pending instance
@@ -317,12 +328,24 @@ where
     /// # Ok::<(), Error>(())
     /// ```
     pub fn disable(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
-        // SAFETY: The work is that of this initialised `delayed_work` (type invariants), valid
-        // while `self` is borrowed, which the guard is; this may sleep, as documented.
-        let (taken, guard) = unsafe { Disabled::disable_sync(self.work_ptr(), true) };
-        // SAFETY: `taken` is the answer of the C disable of this work, which is queued only
-        // through `T::Pointer`'s `__enqueue` on `T`'s field.
-        (unsafe { take_owner(taken, self.work_ptr()) }, guard)
+        // SAFETY: The work stays valid while `self` is borrowed, which the guard is; this may
+        // sleep, as documented.
+        unsafe { self.control().disable(Wait::ForRunning) }
+    }
+
+    /// Disables the item without waiting for a running instance: `disable_delayed_work()`.
+    /// Usable in any context; see [`Work::disable_nowait`](super::Work::disable_nowait).
+    pub fn disable_nowait(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
+        // SAFETY: As in `disable`; `Wait::No` may be used in any context.
+        unsafe { self.control().disable(Wait::No) }
+    }
+
+    /// The one implementation of cancel and disable, for this item's work.
+    #[inline]
+    fn control(&self) -> ItemWork<T::Pointer, ID> {
+        // SAFETY: The `delayed_work` is initialised (type invariants) and valid while `self`
+        // is; only `T::Pointer`'s `__enqueue` queues its work (through `T`'s field).
+        unsafe { ItemWork::new(self.work_ptr(), true) }
     }
 }
 
@@ -338,8 +361,10 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     /// Returns whether there was an instance to wait for. It may sleep; called from the item's
     /// own `run`, it waits for itself, forever.
     pub fn flush(&self) -> bool {
-        // SAFETY: The `delayed_work` is initialised by the type invariants.
-        unsafe { bindings::flush_delayed_work(self.as_raw()) }
+        // SAFETY: The work is that of this initialised `delayed_work` (type invariants). It is
+        // armed only on queues that live forever (`Queue::enqueue_delayed` takes
+        // `&'static self`). This may sleep, as documented.
+        unsafe { control::flush(self.work_ptr(), true) }
     }
 }
 
@@ -393,13 +418,13 @@ macro_rules! impl_has_delayed_work {
         // SAFETY: `HasWork` below hands out the `work` of the `$field` field, whose type the
         // compiler checks to be `DelayedWork<$work_type, $id>`: not a tracked item.
         unsafe impl$(<$($generics)+>)?
-            $crate::workqueue::HasDelayedWork<$work_type $(, $id)?> for $self {}
+            $crate::workqueue_lib::HasDelayedWork<$work_type $(, $id)?> for $self {}
 
         // SAFETY: As above.
         unsafe impl$(<$($generics)+>)?
-            $crate::workqueue::HasUntrackedWork<$work_type $(, $id)?> for $self {}
+            $crate::workqueue_lib::HasUntrackedWork<$work_type $(, $id)?> for $self {}
 
-        $crate::workqueue::impl_has_work_in_field!(
+        $crate::workqueue_lib::impl_has_work_in_field!(
             [$($($generics)+)?] $work_type, [$($id)?], $self, $field, DelayedWork
         );
     )*};

@@ -17,6 +17,13 @@ use kernel::{
     },
 };
 
+/// `struct wq_rs_gate`, the gate of an owned queue's handles (see `gate.rs`): only ever
+/// behind a pointer.
+#[repr(C)]
+pub(crate) struct wq_rs_gate {
+    _opaque: [u8; 0],
+}
+
 extern "C" {
     /// `INIT_WORK()` with the given lockdep name and class (a `struct lock_class_key *`).
     pub(crate) fn wq_rs_init_work(
@@ -108,4 +115,29 @@ extern "C" {
 
     /// `raw_spin_unlock()`.
     pub(crate) fn wq_rs_raw_spin_unlock(lock: *mut bindings::raw_spinlock);
+
+    /// Allocates an open gate with one holder; null if out of memory. Process context.
+    pub(crate) fn wq_rs_gate_new() -> *mut wq_rs_gate;
+
+    /// Adds a holder. Any context.
+    pub(crate) fn wq_rs_gate_hold(gate: *mut wq_rs_gate);
+
+    /// Drops a holder; the last frees the gate after an RCU grace period. Any context.
+    pub(crate) fn wq_rs_gate_release(gate: *mut wq_rs_gate);
+
+    /// Enters the gate if it is open: then the caller is in an RCU read-side section and
+    /// holds an entry until [`wq_rs_gate_leave`]. Any context.
+    pub(crate) fn wq_rs_gate_enter(gate: *mut wq_rs_gate) -> bool;
+
+    /// Leaves an entry. Any context.
+    pub(crate) fn wq_rs_gate_leave(gate: *mut wq_rs_gate);
+
+    /// Closes the gate and waits until no entry is left. Process context.
+    pub(crate) fn wq_rs_gate_close(gate: *mut wq_rs_gate);
+
+    /// Opens a closed gate again. Process context.
+    pub(crate) fn wq_rs_gate_reopen(gate: *mut wq_rs_gate);
+
+    /// Frees a closed (or never shared) gate's per-CPU count, for good. Process context.
+    pub(crate) fn wq_rs_gate_retire(gate: *mut wq_rs_gate);
 }

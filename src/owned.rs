@@ -5,13 +5,16 @@
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
 use core::{
-    cell::Cell,
     marker::PhantomData,
     mem::ManuallyDrop,
     ops::Deref,
     ptr::{
         self,
         NonNull, //
+    },
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
     },
 };
 
@@ -24,6 +27,9 @@ use kernel::{
 };
 
 use super::{
+    control,
+    gate::Gate,
+    handle::QueueHandle,
     kind::{
         Known,
         TimerOnCpu, //
@@ -46,13 +52,62 @@ use super::{
 /// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
 const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 
-/// What an [`OwnedQueue`] keeps at a fixed address: tracked items link into its registry.
+/// What an [`OwnedQueue`] keeps at a fixed address: tracked items link into its registry, and
+/// its handles point at it.
 #[pin_data]
-struct OwnedInner {
+pub(crate) struct OwnedInner {
     queue: NonNull<bindings::workqueue_struct>,
     /// The tracked items armed on the queue with a delay (see [`super::tracked`]).
     #[pin]
     armed: Registry,
+    /// What the queue's handles enter to queue on it (see [`super::gate`]).
+    gate: Gate,
+    /// Whether a handle was ever made: if not, nobody else has the gate, and the drop need
+    /// not close it (which waits for an RCU grace period).
+    shared: AtomicBool,
+}
+
+impl OwnedInner {
+    /// The queue, as a `Queue<K>`.
+    ///
+    /// # Safety
+    ///
+    /// The queue must be of kind `K`, and stay alive for `'a`.
+    #[inline]
+    pub(crate) unsafe fn queue<'a, K: Known>(&self) -> &'a Queue<K> {
+        // SAFETY: The caller's promise.
+        unsafe { Queue::from_raw_kind(self.queue.as_ptr()) }
+    }
+
+    /// Arms the tracked `w` on CPU `cpu` after `delay` jiffies.
+    ///
+    /// # Safety
+    ///
+    /// The queue must stay alive, and not be drained, until its cancel pass: the caller holds
+    /// the `OwnedQueue` borrowed, or an entry of its gate.
+    #[inline]
+    pub(crate) unsafe fn arm_on<W, const ID: u64>(
+        &self,
+        cpu: c_int,
+        w: W,
+        delay: Jiffies,
+    ) -> W::EnqueueOutput
+    where
+        W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
+    {
+        let (queue, armed) = (self.queue.as_ptr(), &self.armed);
+        // SAFETY: `tracked::arm` returns `true` exactly when it armed or queued the work. By
+        // `RawTrackedDelayedWorkItem` the work belongs to a live tracked item, valid as long
+        // as the work. The queue and its registry live until the queue's cancel pass, and
+        // nobody drains the queue meanwhile (the caller's promise).
+        unsafe { w.__enqueue(move |work| tracked::arm(armed, queue, cpu, work, delay)) }
+    }
+
+    /// The gate of the queue's handles, marked as shared.
+    pub(crate) fn share_gate(&self) -> Gate {
+        self.shared.store(true, Ordering::Relaxed);
+        self.gate.clone()
+    }
 }
 
 /// A workqueue of kind `K` (see [`kind`](super::kind)) owned by a driver, destroyed when it is
@@ -119,13 +174,17 @@ impl<K: Known> OwnedQueue<K> {
     pub(crate) unsafe fn from_raw(
         wq: NonNull<bindings::workqueue_struct>,
     ) -> Result<Self, AllocError> {
-        let inner = KBox::pin_init(
-            pin_init!(OwnedInner {
-                queue: wq,
-                armed <- Registry::new(),
-            }),
-            GFP_KERNEL,
-        );
+        let inner = Gate::new().map_err(|_| ENOMEM).and_then(|gate| {
+            KBox::pin_init(
+                pin_init!(OwnedInner {
+                    queue: wq,
+                    armed <- Registry::new(),
+                    gate,
+                    shared: AtomicBool::new(false),
+                }),
+                GFP_KERNEL,
+            )
+        });
         let Ok(inner) = inner else {
             // SAFETY: The caller gave us the queue and it is still empty.
             unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
@@ -293,24 +352,11 @@ impl<K: Known> OwnedQueue<K> {
     {
         let (queue, armed) = (self.as_raw(), self.registry());
         let delay = delay.into().as_jiffies();
-        let cancelled: Cell<Option<*mut bindings::work_struct>> = Cell::new(None);
-        let rearm = |work| {
-            // SAFETY: By `RawTrackedDelayedWorkItem` the work belongs to a live tracked item;
-            // the queue is live and `armed` is its registry, both kept until the drop's cancel
-            // pass (type invariants).
-            let (queued, was_pending) =
-                unsafe { tracked::rearm(armed, queue, ANY_CPU, work, delay) };
-            if was_pending {
-                cancelled.set(Some(work));
-            }
-            queued
-        };
-        // SAFETY: `rearm` returns `true` exactly when the queue took the owner `w` hands over.
-        let output = unsafe { w.__enqueue(rearm) };
-        // SAFETY: The cancelled instance was queued through `W`'s `__enqueue`; its owner is
-        // ours.
-        let previous = cancelled.get().map(|work| unsafe { W::reclaim(work) });
-        (previous, output)
+        // SAFETY: By `RawTrackedDelayedWorkItem` the work belongs to a live tracked item;
+        // `tracked::rearm` cancels, then queues, under the item's lock, and returns both
+        // answers. The queue is live and `armed` is its registry, both kept until the drop's
+        // cancel pass (type invariants).
+        unsafe { control::rearm_with(w, |work| tracked::rearm(armed, queue, ANY_CPU, work, delay)) }
     }
 
     /// Arms the tracked `w` on CPU `cpu` after `delay` jiffies.
@@ -319,14 +365,18 @@ impl<K: Known> OwnedQueue<K> {
     where
         W: RawTrackedDelayedWorkItem<ID> + Send + 'static,
     {
-        let (queue, armed) = (self.as_raw(), self.registry());
-        // SAFETY: `tracked::arm` returns `true` exactly when it armed or queued the work. By
-        // `RawTrackedDelayedWorkItem` the work belongs to a live tracked item, valid as long
-        // as the work. The queue and its registry live until the drop's cancel pass (type
-        // invariants).
-        unsafe { w.__enqueue(move |work| tracked::arm(armed, queue, cpu, work, delay)) }
+        // SAFETY: `&self` keeps the queue alive and undrained (type invariants: the drop and
+        // drain need `&mut`).
+        unsafe { self.inner.arm_on(cpu, w, delay) }
     }
 
+    /// Returns a handle to this queue, for items that queue themselves (or others) on it.
+    /// See [`QueueHandle`].
+    pub fn handle(&self) -> QueueHandle<K> {
+        // SAFETY: `inner` lives as long as the queue, and the gate refuses every handle's
+        // entry before the queue's drop frees it.
+        unsafe { QueueHandle::new(&self.inner) }
+    }
     /// The registry of the tracked items armed on this queue.
     #[inline]
     fn registry(&self) -> &Registry {
@@ -381,11 +431,21 @@ impl<K: Known> OwnedQueue<K> {
 
     /// [`OwnedQueue::drain`], returning all that its cancel pass did.
     pub(crate) fn drain_report(&mut self) -> PassReport {
-        // SAFETY: `&mut self` keeps everyone from arming on the queue until we are done.
+        let shared = self.inner.shared.load(Ordering::Relaxed);
+        if shared {
+            // SAFETY: We own the gate and close it once; we may sleep, and hold no entry.
+            unsafe { self.inner.gate.close() };
+        }
+        // SAFETY: `&mut self` and the closed gate keep everyone from arming on the queue until
+        // we are done.
         let report = unsafe { tracked::cancel_armed(self.registry()) };
         // SAFETY: The queue is live. No timer can queue onto it while it drains: the cancel
-        // pass left none, and nothing can arm a new one without `&self`.
+        // pass left none, and nothing can arm a new one without `&self` or an entry.
         unsafe { bindings::drain_workqueue(self.as_raw()) };
+        if shared {
+            // SAFETY: We closed it above.
+            unsafe { self.inner.gate.reopen() };
+        }
         report
     }
 
@@ -418,15 +478,26 @@ impl<K: Known> OwnedQueue<K> {
     /// Cancels what is armed, then destroys the queue; returns what its cancel pass did.
     /// Called once, by the drop or by `destroy`.
     fn shut_down(&mut self) -> PassReport {
-        // Cancel what has not started first: `destroy_workqueue()` cannot see armed timers.
-        // SAFETY: `&mut self`, and the queue is never used again by the callers.
+        // Refuse the handles first, and wait for those in the middle of queueing: from here on
+        // only the queue's own items, which are waited for, could reach it.
+        if self.inner.shared.load(Ordering::Relaxed) {
+            // SAFETY: We own the gate and close it once (it is retired below); we may sleep,
+            // and hold no entry.
+            unsafe { self.inner.gate.close() };
+        }
+        // Cancel what has not started next: `destroy_workqueue()` cannot see armed timers.
+        // SAFETY: `&mut self` and the closed gate; the queue is never used again by the
+        // callers.
         let report = unsafe { tracked::cancel_armed(self.registry()) };
         // SAFETY: By the type invariants we are the only one to destroy the queue. No timer can
         // queue onto it any more: every item armed on it with a delay was linked to the
         // registry and the cancel pass took its instance, or it had started, which the destroy
         // waits for; nothing can arm a new one without `&self`.
         unsafe { bindings::destroy_workqueue(self.inner.queue.as_ptr()) };
-        // `inner` is freed next; its registry is empty, so no link points into it.
+        // SAFETY: Closed above, or never shared, so never entered.
+        unsafe { self.inner.gate.retire() };
+        // `inner` is freed next; its registry is empty, so no link points into it, and every
+        // handle's entry is refused, so none uses it.
         report
     }
 }

@@ -5,7 +5,6 @@
 //! C header: [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h)
 
 use core::{
-    cell::Cell,
     marker::PhantomData,
     ops::Deref, //
 };
@@ -24,6 +23,7 @@ use kernel::{
 
 use super::{
     compat,
+    control,
     helpers,
     impl_has_work,
     kind::{
@@ -115,24 +115,6 @@ fn valid_cpu<K: Kind>(cpu: u32, what: CpuUse) -> Result<c_int> {
         return Err(EINVAL);
     }
     c_int::try_from(cpu).map_err(|_| EINVAL)
-}
-
-/// Cancels the pending instance of the delayed work at `work` without waiting, then queues it
-/// with `queue` (which returns whether the queue took the owner). Returns that answer, and
-/// whether a pending instance was cancelled (whose owner the caller then holds).
-///
-/// # Safety
-///
-/// `work` must be the work of a live `delayed_work`; `queue` as for `RawWorkItem::__enqueue`.
-pub(crate) unsafe fn cancel_then_queue(
-    work: *mut bindings::work_struct,
-    queue: impl FnOnce(*mut bindings::delayed_work) -> bool,
-) -> (bool, bool) {
-    // SAFETY: By the caller's promise `work` is inside a live `delayed_work`.
-    let dwork = unsafe { compat::wq_container_of!(work, bindings::delayed_work, work) };
-    // SAFETY: `dwork` is live; cancelling without waiting is allowed in any context.
-    let cancelled = unsafe { bindings::cancel_delayed_work(dwork) };
-    (queue(dwork), cancelled)
 }
 
 /// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
@@ -301,6 +283,97 @@ impl<K: Kind> Queue<K> {
         W: RawUntrackedWorkItem<ID> + Send + 'static,
     {
         self.enqueue_on_cpu(ANY_CPU, w)
+    }
+
+    /// Queues an item of the kernel crate's `kernel::workqueue` at once on this queue, owned
+    /// or not: what [`kernel::workqueue::Queue::enqueue`] does on the queues it can see. A
+    /// type that implements the kernel crate's `WorkItem` (7.3's `drm::Device<T>`, say) can
+    /// so run on the driver's own queue; the owned queue's drop waits for it like for any
+    /// item queued on it.
+    ///
+    /// Only at once: a kernel-crate delayed item armed on an owned queue would leave a timer
+    /// that the queue's drop knows nothing of, so there is no delayed form, and the library's
+    /// delayed forms do not take kernel-crate items:
+    ///
+    /// ```compile_fail,E0277
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Probe {
+    /// #     #[pin]
+    /// #     work: kernel::workqueue::Work<Probe>,
+    /// # }
+    /// # kernel::impl_has_work! { impl HasWork<Self> for Probe { self.work } }
+    /// # impl kernel::workqueue::WorkItem for Probe {
+    /// #     type Pointer = Arc<Probe>;
+    /// #     fn run(_this: Arc<Probe>) {}
+    /// # }
+    /// use crate::workqueue::{Builder, Delay};
+    ///
+    /// let q = Builder::unbound().build(c"no-kernel-timers")?;
+    /// let probe = Arc::pin_init(
+    ///     pin_init!(Probe { work <- kernel::new_work!("Probe::work") }),
+    ///     GFP_KERNEL,
+    /// )?;
+    /// let _ = q.enqueue_delayed(probe, Delay::from_millis(10)); // A timer the drop cannot see.
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::Builder;
+    /// use core::sync::atomic::{
+    ///     AtomicBool,
+    ///     Ordering, //
+    /// };
+    /// use kernel::sync::Arc;
+    ///
+    /// // A type written against the kernel crate's API, not this library's.
+    /// #[pin_data]
+    /// struct Reset {
+    ///     done: AtomicBool,
+    ///     #[pin]
+    ///     work: kernel::workqueue::Work<Reset>,
+    /// }
+    ///
+    /// kernel::impl_has_work! {
+    ///     impl HasWork<Self> for Reset { self.work }
+    /// }
+    ///
+    /// impl kernel::workqueue::WorkItem for Reset {
+    ///     type Pointer = Arc<Reset>;
+    ///
+    ///     fn run(this: Arc<Reset>) {
+    ///         this.done.store(true, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let q = Builder::ordered().build(c"kernel-crate-items")?;
+    /// let reset = Arc::pin_init(
+    ///     pin_init!(Reset { done: AtomicBool::new(false), work <- kernel::new_work!("Reset::work") }),
+    ///     GFP_KERNEL,
+    /// )?;
+    /// assert!(q.enqueue_kernel(reset.clone()).is_ok());
+    /// drop(q); // Waits for the run.
+    /// assert!(reset.done.load(Ordering::Relaxed));
+    /// assert!(Arc::into_unique_or_drop(reset).is_some());
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn enqueue_kernel<W, const ID: u64>(&self, w: W) -> W::EnqueueOutput
+    where
+        W: kernel::workqueue::RawWorkItem<ID> + Send + 'static,
+    {
+        let queue = self.as_raw();
+        // SAFETY: The closure returns `true` exactly when `queue_work_on` queued the work, and
+        // `false` only when the work was already pending (or is disabled, which the kernel
+        // crate's items cannot be through this library), as the kernel crate's
+        // `RawWorkItem::__enqueue` requires; it never runs the work in place. The queue is
+        // alive now, and stays alive while the item is queued: a `Queue` only exists for a
+        // live workqueue, and an `OwnedQueue` is destroyed only after what is queued on it has
+        // run. `W` is `Send + 'static`, so running it on a worker later is fine. This is the
+        // body of the kernel crate's own `Queue::enqueue`.
+        unsafe { w.__enqueue(move |work| bindings::queue_work_on(ANY_CPU, queue, work)) }
     }
 
     /// Queues `w` on CPU `cpu` (`WORK_CPU_UNBOUND` for any).
@@ -500,28 +573,16 @@ impl<K: Kind> Queue<K> {
     {
         let queue = self.as_raw();
         let delay = delay.into().as_jiffies();
-        let cancelled: Cell<Option<*mut bindings::work_struct>> = Cell::new(None);
-        let rearm = |work| {
-            // SAFETY: By `RawDelayedWorkItem`, `work` is inside a live `delayed_work`; the
-            // queue lives forever (`'static`), so its timer can never outlive it.
-            let (queued, was_pending) = unsafe {
-                cancel_then_queue(work, |dwork| {
+        // SAFETY: By `RawDelayedWorkItem` the work is inside a live `delayed_work`. The queueing
+        // follows the cancel at once, and the queue lives forever (`'static`), so its timer
+        // can never outlive it.
+        unsafe {
+            control::rearm_with(w, |work| {
+                control::cancel_then_queue(work, |dwork| {
                     bindings::queue_delayed_work_on(ANY_CPU, queue, dwork, delay)
                 })
-            };
-            if was_pending {
-                cancelled.set(Some(work));
-            }
-            queued
-        };
-        // SAFETY: `rearm` returns the answer of `queue_delayed_work_on`, which is `true` exactly
-        // when it armed or queued the work; cancelling a pending instance before it does not
-        // touch the owner `w` hands over.
-        let output = unsafe { w.__enqueue(rearm) };
-        // SAFETY: The cancelled instance was queued through `W`'s `__enqueue`; its owner is
-        // ours.
-        let previous = cancelled.get().map(|work| unsafe { W::reclaim(work) });
-        (previous, output)
+            })
+        }
     }
 
     /// Queues the delayed `w` on CPU `cpu` after `delay` jiffies.

@@ -157,8 +157,13 @@ use super::{
         CStr,
         ClassKey, //
     },
+    control::{
+        self,
+        Disabled,
+        ItemWork,
+        Wait, //
+    },
     helpers,
-    queue::cancel_then_queue,
     registry::{
         IrqSaveGuard,
         IrqsOff,
@@ -166,8 +171,6 @@ use super::{
         RawSpinLock,
         Registry, //
     },
-    work::take_owner,
-    Disabled,
     HasWork,
     RawWorkItem,
     Work,
@@ -429,10 +432,10 @@ unsafe impl<T: ?Sized, const ID: u64> Sync for TrackedDelayedWork<T, ID> {}
 #[allow(unused_macros)]
 macro_rules! new_tracked_delayed_work {
     () => {
-        $crate::workqueue::TrackedDelayedWork::new(
-            $crate::workqueue::compat::wq_optional_name!(),
+        $crate::workqueue_lib::TrackedDelayedWork::new(
+            $crate::workqueue_lib::compat::wq_optional_name!(),
             ::kernel::static_lock_class!(),
-            $crate::workqueue::compat::wq_c_str!(::core::concat!(
+            $crate::workqueue_lib::compat::wq_c_str!(::core::concat!(
                 ::core::file!(),
                 ":",
                 ::core::line!(),
@@ -442,10 +445,10 @@ macro_rules! new_tracked_delayed_work {
         )
     };
     ($name:literal) => {
-        $crate::workqueue::TrackedDelayedWork::new(
-            $crate::workqueue::compat::wq_c_str!($name),
+        $crate::workqueue_lib::TrackedDelayedWork::new(
+            $crate::workqueue_lib::compat::wq_c_str!($name),
             ::kernel::static_lock_class!(),
-            $crate::workqueue::compat::wq_c_str!(::core::concat!($name, "_timer")),
+            $crate::workqueue_lib::compat::wq_c_str!(::core::concat!($name, "_timer")),
             ::kernel::static_lock_class!(),
         )
     };
@@ -546,10 +549,11 @@ impl<T: ?Sized, const ID: u64> TrackedDelayedWork<T, ID> {
     /// there was an instance to wait for. It may sleep; called from the item's own `run`, it
     /// waits for itself, forever.
     pub fn flush(&self) -> bool {
-        // SAFETY: The `delayed_work` is initialised by the type invariants. If its timer is
-        // pending, `flush_delayed_work()` queues it on the queue it was armed on, which is alive
-        // and not draining (module documentation: operations, and "flush and the cancel pass").
-        unsafe { bindings::flush_delayed_work(self.inner.dwork_ptr()) }
+        // SAFETY: The work is that of this initialised `delayed_work` (type invariants). If its
+        // timer is pending, `flush_delayed_work()` queues it on the queue it was armed on,
+        // which is alive and not draining (module documentation: operations, and "flush and
+        // the cancel pass"). This may sleep, as documented.
+        unsafe { control::flush(self.inner.work(), true) }
     }
 }
 
@@ -571,22 +575,47 @@ where
     /// See [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed).
     #[inline]
     pub fn cancel(&self) -> Option<T::Pointer> {
-        // SAFETY: The `delayed_work` is initialised; cancelling may sleep (documented).
-        let taken = unsafe { bindings::cancel_delayed_work_sync(self.inner.dwork_ptr()) };
-        // SAFETY: `taken` is the cancel's answer; the work is queued only through
-        // `T::Pointer`'s `__enqueue` on `T`'s field.
-        unsafe { take_owner(taken, self.inner.work()) }
+        // SAFETY: Cancelling may sleep, which `cancel` documents.
+        unsafe { self.control().cancel(Wait::ForRunning) }
+    }
+
+    /// Cancels the item if it is pending and returns the owner the queue held for it, without
+    /// waiting for a running instance: `cancel_delayed_work()`. Usable in any context (a
+    /// fence callback cancelling its timeout, say), with what the caller must know as for
+    /// [`Work::cancel_nowait`](super::Work::cancel_nowait). It may leave the item linked to
+    /// the queue it was armed on, which is harmless (see the [module documentation](self)).
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedQueue::enqueue_delayed`](super::OwnedQueue::enqueue_delayed).
+    #[inline]
+    pub fn cancel_nowait(&self) -> Option<T::Pointer> {
+        // SAFETY: `Wait::No`: any context.
+        unsafe { self.control().cancel(Wait::No) }
     }
 
     /// Disables the item until the returned guard is dropped, cancelling a pending instance
     /// (whose owner is returned with the guard); see [`Work::disable`](super::Work::disable).
     pub fn disable(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
-        // SAFETY: The work is that of this initialised `delayed_work` (type invariants), valid
-        // while `self` is borrowed, which the guard is; this may sleep, as documented.
-        let (taken, guard) = unsafe { Disabled::disable_sync(self.inner.work(), true) };
-        // SAFETY: `taken` is the answer of the C disable of this work, which is queued only
-        // through `T::Pointer`'s `__enqueue` on `T`'s field.
-        (unsafe { take_owner(taken, self.inner.work()) }, guard)
+        // SAFETY: The work stays valid while `self` is borrowed, which the guard is; this may
+        // sleep, as documented.
+        unsafe { self.control().disable(Wait::ForRunning) }
+    }
+
+    /// Disables the item without waiting for a running instance: `disable_delayed_work()`.
+    /// Usable in any context; see [`Work::disable_nowait`](super::Work::disable_nowait).
+    pub fn disable_nowait(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
+        // SAFETY: As in `disable`; `Wait::No` may be used in any context.
+        unsafe { self.control().disable(Wait::No) }
+    }
+
+    /// The one implementation of cancel and disable, for this item's work.
+    #[inline]
+    fn control(&self) -> ItemWork<T::Pointer, ID> {
+        // SAFETY: The `delayed_work` is initialised (type invariants) and valid while `self`
+        // is; only `T::Pointer`'s `__enqueue` queues its work (through `T`'s field), by the
+        // arming functions of this module.
+        unsafe { ItemWork::new(self.inner.work(), true) }
     }
 }
 
@@ -644,9 +673,9 @@ macro_rules! impl_has_tracked_delayed_work {
         // SAFETY: `HasWork` below hands out the work of the `$field` field, whose type the
         // compiler checks to be `TrackedDelayedWork<$work_type, $id>`.
         unsafe impl$(<$($generics)+>)?
-            $crate::workqueue::HasTrackedDelayedWork<$work_type $(, $id)?> for $self {}
+            $crate::workqueue_lib::HasTrackedDelayedWork<$work_type $(, $id)?> for $self {}
 
-        $crate::workqueue::impl_has_work_in_field!(
+        $crate::workqueue_lib::impl_has_work_in_field!(
             [$($($generics)+)?] $work_type, [$($id)?], $self, $field, TrackedDelayedWork
         );
     )*};
@@ -734,7 +763,7 @@ pub(crate) unsafe fn rearm(
     // SAFETY: `work` is inside the item's `delayed_work`; `wq` is live. Both steps happen under
     // the item's lock, so no other arming comes in between.
     let (queued, cancelled) = unsafe {
-        cancel_then_queue(work, |dwork| {
+        control::cancel_then_queue(work, |dwork| {
             bindings::queue_delayed_work_on(cpu, wq, dwork, delay)
         })
     };

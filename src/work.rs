@@ -25,6 +25,12 @@ use super::{
         CStr,
         ClassKey, //
     },
+    control::{
+        self,
+        Disabled,
+        ItemWork,
+        Wait, //
+    },
     helpers,
 };
 
@@ -70,8 +76,8 @@ use super::{
 #[allow(unused_macros)]
 macro_rules! new_work {
     ($($name:literal)?) => {
-        $crate::workqueue::Work::new(
-            $crate::workqueue::compat::wq_optional_name!($($name)?),
+        $crate::workqueue_lib::Work::new(
+            $crate::workqueue_lib::compat::wq_optional_name!($($name)?),
             ::kernel::static_lock_class!(),
         )
     };
@@ -250,12 +256,92 @@ where
     /// ```
     #[inline]
     pub fn cancel(&self) -> Option<T::Pointer> {
-        // SAFETY: The work is initialised (type invariants); cancelling may sleep, which
-        // `cancel` documents.
-        let taken = unsafe { bindings::cancel_work_sync(self.as_raw()) };
-        // SAFETY: `taken` is the cancel's answer, and only `T::Pointer`'s `__enqueue` queues
-        // this work (through `T`'s `HasWork` field).
-        unsafe { take_owner(taken, self.as_raw()) }
+        // SAFETY: Cancelling may sleep, which `cancel` documents.
+        unsafe { self.control().cancel(Wait::ForRunning) }
+    }
+
+    /// Cancels the item if it is queued, and returns the owner the queue held for it, without
+    /// waiting for a running instance: `cancel_work()`.
+    ///
+    /// Usable where sleeping is not: with a spinlock held, in a timer or in a hard-IRQ
+    /// handler. It spins only while another CPU holds the item's PENDING bit with interrupts
+    /// off (queueing it, or in C's own cancel), which is short and waits for nothing else.
+    /// `Some` means it took a queued instance, which will not run for that queueing; `None`
+    /// means nothing was queued, and an instance may still be running (or about to start: C
+    /// clears PENDING just before the run).
+    ///
+    /// The owner comes back in the caller's context. If it is the last reference, dropping it
+    /// there runs the item's destructor there, so an item whose destructor sleeps must be
+    /// kept alive (or its owner sent on) in atomic context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::{
+    ///     impl_has_work,
+    ///     new_work,
+    ///     Builder,
+    ///     Work,
+    ///     WorkItem, //
+    /// };
+    /// use core::sync::atomic::{
+    ///     AtomicBool,
+    ///     Ordering, //
+    /// };
+    /// use kernel::{
+    ///     new_spinlock,
+    ///     sync::Arc, //
+    /// };
+    ///
+    /// #[pin_data]
+    /// struct Fence {
+    ///     #[pin]
+    ///     signal: Work<Fence>,
+    /// }
+    ///
+    /// impl_has_work! {
+    ///     impl HasWork<Self> for Fence { self.signal }
+    /// }
+    ///
+    /// impl WorkItem for Fence {
+    ///     type Pointer = Arc<Fence>;
+    ///
+    ///     fn run(_this: Arc<Fence>) {}
+    /// }
+    ///
+    /// // An ordered queue kept busy, so that the fence's work waits behind the blocker.
+    /// let q = Builder::ordered().build(c"cancel-nowait-example")?;
+    /// let go = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
+    /// let blocker = go.clone();
+    /// q.try_spawn(GFP_KERNEL, move || {
+    ///     while !blocker.load(Ordering::Acquire) {
+    ///         core::hint::spin_loop();
+    ///     }
+    /// })?;
+    /// let fence = Arc::pin_init(pin_init!(Fence { signal <- new_work!() }), GFP_KERNEL)?;
+    /// assert!(q.enqueue(fence.clone()).is_ok());
+    /// let lock = Arc::pin_init(new_spinlock!(()), GFP_KERNEL)?;
+    /// let owner = {
+    ///     let _guard = lock.lock(); // Atomic context: `cancel` would sleep here.
+    ///     fence.signal.cancel_nowait()
+    /// };
+    /// assert!(owner.is_some());
+    /// go.store(true, Ordering::Release);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn cancel_nowait(&self) -> Option<T::Pointer> {
+        // SAFETY: `Wait::No`: any context.
+        unsafe { self.control().cancel(Wait::No) }
+    }
+
+    /// The one implementation of cancel and disable, for this item's work.
+    #[inline]
+    fn control(&self) -> ItemWork<T::Pointer, ID> {
+        // SAFETY: The work is initialised (type invariants), a plain `work_struct`, valid
+        // while `self` is, and only `T::Pointer`'s `__enqueue` queues it (through `T`'s
+        // `HasWork` field).
+        unsafe { ItemWork::new(self.as_raw(), false) }
     }
 
     /// Disables the item: until the returned guard is dropped, queueing it is refused and
@@ -265,7 +351,7 @@ where
     ///
     /// Disabling nests, and each guard undoes exactly its own disable, so an item is never
     /// enabled more often than it was disabled. To leave an item disabled for good (on unbind,
-    /// say), forget the guard with [`core::mem::forget`].
+    /// say), consume the guard with [`Disabled::forever`].
     ///
     /// The guard is refused with `EBUSY` (the item is then cancelled as by `cancel`, and not
     /// disabled) if the item's disable count would exceed 32,768: C counts at most 65,535, and
@@ -335,12 +421,17 @@ where
     /// # Ok::<(), Error>(())
     /// ```
     pub fn disable(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
-        // SAFETY: The work is initialised (type invariants) and stays valid while `self` is
-        // borrowed, which the guard is; this may sleep, as documented.
-        let (taken, guard) = unsafe { Disabled::disable_sync(self.as_raw(), false) };
-        // SAFETY: `taken` is the answer of the C disable of this work, which only
-        // `T::Pointer`'s `__enqueue` queues (through `T`'s `HasWork` field).
-        (unsafe { take_owner(taken, self.as_raw()) }, guard)
+        // SAFETY: The work stays valid while `self` is borrowed, which the guard is; this may
+        // sleep, as documented.
+        unsafe { self.control().disable(Wait::ForRunning) }
+    }
+
+    /// Disables the item as [`Work::disable`] does, without waiting for a running instance:
+    /// `disable_work()`. Usable in any context, as [`Work::cancel_nowait`] is; the owner of a
+    /// queued instance comes back in the caller's context.
+    pub fn disable_nowait(&self) -> (Option<T::Pointer>, Result<Disabled<'_>>) {
+        // SAFETY: As in `disable`; `Wait::No` may be used in any context.
+        unsafe { self.control().disable(Wait::No) }
     }
 }
 
@@ -352,106 +443,9 @@ impl<T: ?Sized, const ID: u64> Work<T, ID> {
     /// forever. An earlier instance still running on another queue is not waited for (see
     /// [`Work::cancel`]).
     pub fn flush(&self) -> bool {
-        // SAFETY: The work is initialised by the type invariants.
-        unsafe { bindings::flush_work(self.as_raw()) }
-    }
-}
-
-/// A disabled work item: queueing it is refused, and the pointer handed back, until this guard
-/// is dropped or [`enabled`](Disabled::enable).
-///
-/// Returned by `disable` on [`Work`], [`DelayedWork`](super::DelayedWork) and
-/// [`TrackedDelayedWork`](super::TrackedDelayedWork). Each guard undoes the one disable that
-/// made it, so `enable_work()` is never called on an item more often than `disable_work()`:
-/// it can neither underflow the C disable count nor, with no instance pending while the item
-/// is disabled, take an instance from its owner. C stops counting disables at 65,535 (with a
-/// warning); a guard is made only for a disable that leaves the count at 32,768 or below
-/// (`wq_rs_disable_bounded()`), which keeps the count below C's limit, so every guard's
-/// disable was counted.
-///
-/// # Invariants
-///
-/// `work` is an initialised `work_struct` that stays valid for `'a`, and this guard accounts
-/// for one increment of its C disable count that no one else undoes.
-#[must_use = "dropping the guard enables the item again at once"]
-pub struct Disabled<'a> {
-    work: NonNull<bindings::work_struct>,
-    _item: PhantomData<&'a ()>,
-}
-
-// SAFETY: `enable_work()` may be called from any thread and context.
-unsafe impl Send for Disabled<'_> {}
-// SAFETY: A shared `&Disabled` allows nothing.
-unsafe impl Sync for Disabled<'_> {}
-
-impl<'a> Disabled<'a> {
-    /// Disables `work` (the work of a `delayed_work` if `delayed`), cancelling a pending
-    /// instance, then waits for a running one. Returns whether it took a pending instance,
-    /// and the guard of the disable, or `EBUSY` if the item already carries the most
-    /// disables a guard may stand for: then the disable was undone, and the item is only
-    /// cancelled.
-    ///
-    /// # Safety
-    ///
-    /// `work` must be an initialised `work_struct` (inside a `delayed_work` if `delayed`)
-    /// that stays valid for `'a`. The caller must be allowed to sleep.
-    pub(crate) unsafe fn disable_sync(
-        work: *mut bindings::work_struct,
-        delayed: bool,
-    ) -> (bool, Result<Self>) {
-        let mut taken = false;
-        // SAFETY: `work` is initialised (the caller's promise); the helper may be called in
-        // any context, and writes `taken`.
-        let kept = unsafe { helpers::wq_rs_disable_bounded(work, delayed, &mut taken) };
-        // Wait for a running instance as `disable_work_sync()` does after its disable: by C's
-        // cancel path, whose lockdep annotation (unlike a flush's) does not take a disabled
-        // item to wait for its queue. Disabled, nothing is pending for it to take.
-        // SAFETY: `work` is initialised (inside a `delayed_work` if `delayed`); the caller may
-        // sleep.
-        let again = unsafe {
-            if delayed {
-                let dwork = compat::wq_container_of!(work, bindings::delayed_work, work);
-                bindings::cancel_delayed_work_sync(dwork)
-            } else {
-                bindings::cancel_work_sync(work)
-            }
-        };
-        debug_assert!(!again);
-        if !kept {
-            // SAFETY: Undoes the disable of `wq_rs_disable_bounded()`, which C counted: the
-            // count is below C's maximum (see `Disabled`). Disabled until now, the item has no
-            // pending instance for `enable_work()` to take.
-            unsafe { bindings::enable_work(work) };
-        }
-        let guard = if kept {
-            // INVARIANT: The disable was counted by C (see the type's documentation) and is
-            // handed to this guard alone.
-            Ok(Self {
-                // SAFETY: The caller promises a valid, hence non-null, pointer.
-                work: unsafe { NonNull::new_unchecked(work) },
-                _item: PhantomData,
-            })
-        } else {
-            Err(EBUSY)
-        };
-        (taken, guard)
-    }
-
-    /// Undoes the disable; returns whether the item can be queued again (no other disable
-    /// is still in force).
-    pub fn enable(self) -> bool {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: By the type invariants the work is valid and this guard holds one disable,
-        // given up here exactly once (`this` is not dropped). While the item is disabled no
-        // instance of it can be queued, so `enable_work()` finds nothing pending to take.
-        unsafe { bindings::enable_work(this.work.as_ptr()) }
-    }
-}
-
-impl Drop for Disabled<'_> {
-    fn drop(&mut self) {
-        // SAFETY: As in `enable`: this guard's one disable is undone once.
-        unsafe { bindings::enable_work(self.work.as_ptr()) };
+        // SAFETY: The work is initialised by the type invariants, a plain `work_struct`; this
+        // may sleep, as documented.
+        unsafe { control::flush(self.as_raw(), false) }
     }
 }
 
@@ -533,28 +527,28 @@ macro_rules! impl_has_work {
        { self.$field:ident }
     )*) => {$(
         // SAFETY: The field is a plain `Work`, which may be queued on any queue.
-        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasUntrackedWork<$work_type $(, $id)?>
+        unsafe impl$(<$($generics)+>)? $crate::workqueue_lib::HasUntrackedWork<$work_type $(, $id)?>
             for $self {}
 
         // SAFETY: Both functions use the same field, whose type is checked by the compiler to
         // be `Work<$work_type, $id>`, so they are inverses.
-        unsafe impl$(<$($generics)+>)? $crate::workqueue::HasWork<$work_type $(, $id)?>
+        unsafe impl$(<$($generics)+>)? $crate::workqueue_lib::HasWork<$work_type $(, $id)?>
             for $self
         {
             #[inline]
             unsafe fn raw_get_work(
                 ptr: *mut Self,
-            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
+            ) -> *mut $crate::workqueue_lib::Work<$work_type $(, $id)?> {
                 // SAFETY: The caller promises `ptr` points at a valid `Self`.
                 unsafe { &raw mut (*ptr).$field }
             }
 
             #[inline]
             unsafe fn work_container_of(
-                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
+                ptr: *mut $crate::workqueue_lib::Work<$work_type $(, $id)?>,
             ) -> *mut Self {
                 // SAFETY: The caller promises `ptr` is the `$field` field of a valid `Self`.
-                unsafe { $crate::workqueue::compat::wq_container_of!(ptr, Self, $field) }
+                unsafe { $crate::workqueue_lib::compat::wq_container_of!(ptr, Self, $field) }
             }
         }
     )*};
@@ -573,26 +567,26 @@ macro_rules! impl_has_work_in_field {
         // SAFETY: Both functions go through the same field, whose type the compiler checks to
         // be `$holder<$work_type, $id>`, and `$holder`'s conversions, the second undoing the
         // first: they are inverses.
-        unsafe impl<$($generics)*> $crate::workqueue::HasWork<$work_type $(, $id)?> for $self {
+        unsafe impl<$($generics)*> $crate::workqueue_lib::HasWork<$work_type $(, $id)?> for $self {
             #[inline]
             unsafe fn raw_get_work(
                 ptr: *mut Self,
-            ) -> *mut $crate::workqueue::Work<$work_type $(, $id)?> {
+            ) -> *mut $crate::workqueue_lib::Work<$work_type $(, $id)?> {
                 // SAFETY: The caller promises `ptr` points at a valid `Self`.
                 let holder = unsafe { &raw mut (*ptr).$field };
                 // SAFETY: `holder` points at a valid `$holder`.
-                unsafe { $crate::workqueue::$holder::raw_as_work(holder) }
+                unsafe { $crate::workqueue_lib::$holder::raw_as_work(holder) }
             }
 
             #[inline]
             unsafe fn work_container_of(
-                ptr: *mut $crate::workqueue::Work<$work_type $(, $id)?>,
+                ptr: *mut $crate::workqueue_lib::Work<$work_type $(, $id)?>,
             ) -> *mut Self {
                 // SAFETY: The caller promises `ptr` is the work of the `$field` field of a
                 // valid `Self`.
-                let holder = unsafe { $crate::workqueue::$holder::from_work(ptr) };
+                let holder = unsafe { $crate::workqueue_lib::$holder::from_work(ptr) };
                 // SAFETY: As above: `holder` is the `$field` field of that `Self`.
-                unsafe { $crate::workqueue::compat::wq_container_of!(holder, Self, $field) }
+                unsafe { $crate::workqueue_lib::compat::wq_container_of!(holder, Self, $field) }
             }
         }
     };
@@ -646,26 +640,6 @@ pub unsafe trait WorkItemReclaim<const ID: u64>: WorkItemPointer<ID> + Sized {
     /// ownership nobody else takes back: the caller has it, because the item ran (the work
     /// function was called) or because it cancelled the pending item.
     unsafe fn reclaim(ptr: *mut bindings::work_struct) -> Self;
-}
-
-/// Takes back the owner of the item whose work is `work` if `taken`, the answer of a C cancel
-/// or disable of that work, says a pending instance was taken off its queue.
-///
-/// # Safety
-///
-/// `taken` must be what a C cancel or disable of `work` just returned, and `work` must only
-/// ever be queued through `P`'s [`RawWorkItem::__enqueue`]: then `true` means the owner that
-/// `__enqueue` gave away is the caller's.
-#[inline]
-pub(crate) unsafe fn take_owner<P, const ID: u64>(
-    taken: bool,
-    work: *mut bindings::work_struct,
-) -> Option<P>
-where
-    P: WorkItemReclaim<ID>,
-{
-    // SAFETY: By the caller's promise, a taken instance's owner is ours.
-    taken.then(|| unsafe { P::reclaim(work) })
 }
 
 /// A value that can be queued on a workqueue.

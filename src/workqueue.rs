@@ -138,8 +138,11 @@
 
 mod builder;
 pub(crate) mod compat;
+mod control;
 mod delay;
 mod delayed;
+mod gate;
+mod handle;
 mod helpers;
 pub mod kind;
 mod owned;
@@ -157,6 +160,7 @@ pub use builder::{
     Sleepable,
     Tunable, //
 };
+pub use control::Disabled;
 pub use delay::Delay;
 // The macros of the driver API: a driver need not use each.
 #[allow(unused_imports)]
@@ -169,6 +173,7 @@ pub use delayed::{
     HasDelayedWork,
     RawDelayedWorkItem, //
 };
+pub use handle::QueueHandle;
 pub use owned::OwnedQueue;
 pub use queue::Queue;
 pub use system::{
@@ -203,7 +208,6 @@ pub(crate) use work::{
     new_work, //
 };
 pub use work::{
-    Disabled,
     HasUntrackedWork,
     HasWork,
     RawUntrackedWorkItem,

@@ -6,7 +6,12 @@
  */
 
 #include <linux/cpumask.h>
+#include <linux/completion.h>
 #include <linux/irqflags.h>
+#include <linux/percpu-refcount.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/slab.h>
 #include <linux/preempt.h>
 #include <linux/spinlock.h>
 #include <linux/version.h>
@@ -235,4 +240,125 @@ void wq_rs_raw_spin_unlock(raw_spinlock_t *lock)
 	__releases(lock)
 {
 	raw_spin_unlock(lock);
+}
+
+/*
+ * The gate of an owned queue's handles (see gate.rs): a percpu_ref counts the enqueues in
+ * flight through handles, so that the queue's drop (or drain) can close the gate and wait
+ * until none is left, at the cost of two per-CPU counter updates per enqueue.
+ *
+ * @dead is set before the percpu_ref is killed and cleared after it is revived: a reader
+ * that sees it set never touches the percpu_ref, which lets the queue's drop call
+ * percpu_ref_exit() while handles live on. @holders counts the owned queue and its handles;
+ * the last one frees the gate after an RCU grace period, because an enqueue through a handle
+ * stored in the item it queues uses the gate after the item (and the handle) may be gone,
+ * inside the RCU read-side section that wq_rs_gate_enter() opens.
+ */
+struct wq_rs_gate {
+	struct percpu_ref users;
+	bool dead;
+	refcount_t holders;
+	struct completion closed;
+	struct completion idle;
+	struct rcu_head rcu;
+};
+
+static void wq_rs_gate_idle(struct percpu_ref *users)
+{
+	complete(&container_of(users, struct wq_rs_gate, users)->idle);
+}
+
+static void wq_rs_gate_closed(struct percpu_ref *users)
+{
+	complete(&container_of(users, struct wq_rs_gate, users)->closed);
+}
+
+struct wq_rs_gate *wq_rs_gate_new(void)
+{
+	struct wq_rs_gate *gate = kzalloc(sizeof(*gate), GFP_KERNEL);
+
+	if (!gate)
+		return NULL;
+	if (percpu_ref_init(&gate->users, wq_rs_gate_idle, 0, GFP_KERNEL)) {
+		kfree(gate);
+		return NULL;
+	}
+	refcount_set(&gate->holders, 1);
+	init_completion(&gate->closed);
+	init_completion(&gate->idle);
+	return gate;
+}
+
+void wq_rs_gate_hold(struct wq_rs_gate *gate)
+{
+	refcount_inc(&gate->holders);
+}
+
+/*
+ * Any context: kfree_rcu() calls no code of this module later, so unloading is safe. An owned
+ * queue retires its gate before it lets go of it, so the last holder finds the per-CPU count
+ * freed, except for a gate whose queue failed to come into being, which nobody ever entered.
+ */
+void wq_rs_gate_release(struct wq_rs_gate *gate)
+{
+	if (!refcount_dec_and_test(&gate->holders))
+		return;
+	if (!READ_ONCE(gate->dead))
+		percpu_ref_exit(&gate->users);
+	kfree_rcu(gate, rcu);
+}
+
+/*
+ * Any context. On success the caller is inside an RCU read-side section and holds one use,
+ * until wq_rs_gate_leave(); on failure neither.
+ */
+bool wq_rs_gate_enter(struct wq_rs_gate *gate)
+	__acquires(RCU)
+{
+	rcu_read_lock();
+	if (!READ_ONCE(gate->dead) && percpu_ref_tryget_live(&gate->users))
+		return true;
+	rcu_read_unlock();
+	return false;
+}
+
+void wq_rs_gate_leave(struct wq_rs_gate *gate)
+	__releases(RCU)
+{
+	percpu_ref_put(&gate->users);
+	rcu_read_unlock();
+}
+
+/*
+ * Process context; once per opening. When it returns, no wq_rs_gate_enter() succeeds until
+ * wq_rs_gate_reopen(), and every use it gave out has been left: the kill is confirmed after
+ * an RCU grace period, after which no tryget_live succeeds (percpu-refcount.h), and
+ * wq_rs_gate_idle() runs when the last use is put.
+ */
+void wq_rs_gate_close(struct wq_rs_gate *gate)
+{
+	WRITE_ONCE(gate->dead, true);
+	percpu_ref_kill_and_confirm(&gate->users, wq_rs_gate_closed);
+	wait_for_completion(&gate->closed);
+	wait_for_completion(&gate->idle);
+}
+
+/* Process context, after wq_rs_gate_close(): open again, for the queue's drain. */
+void wq_rs_gate_reopen(struct wq_rs_gate *gate)
+{
+	reinit_completion(&gate->closed);
+	reinit_completion(&gate->idle);
+	percpu_ref_reinit(&gate->users);
+	WRITE_ONCE(gate->dead, false);
+}
+
+/*
+ * Process context, after wq_rs_gate_close() or on a gate that nobody else ever had: frees
+ * the per-CPU counters. Readers see @dead set (it was set before the grace period that
+ * confirmed the kill), so none touches them again.
+ */
+void wq_rs_gate_retire(struct wq_rs_gate *gate)
+{
+	WRITE_ONCE(gate->dead, true);
+	percpu_ref_exit(&gate->users);
 }

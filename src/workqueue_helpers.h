@@ -38,4 +38,14 @@ void wq_rs_raw_spin_lock(raw_spinlock_t *lock);
 bool wq_rs_raw_spin_trylock(raw_spinlock_t *lock);
 void wq_rs_raw_spin_unlock(raw_spinlock_t *lock);
 
+struct wq_rs_gate;
+struct wq_rs_gate *wq_rs_gate_new(void);
+void wq_rs_gate_hold(struct wq_rs_gate *gate);
+void wq_rs_gate_release(struct wq_rs_gate *gate);
+bool wq_rs_gate_enter(struct wq_rs_gate *gate);
+void wq_rs_gate_leave(struct wq_rs_gate *gate);
+void wq_rs_gate_close(struct wq_rs_gate *gate);
+void wq_rs_gate_reopen(struct wq_rs_gate *gate);
+void wq_rs_gate_retire(struct wq_rs_gate *gate);
+
 #endif /* WORKQUEUE_RS_HELPERS_H */

@@ -29,7 +29,7 @@ use kernel::{
     types::Opaque, //
 };
 
-use crate::workqueue::{
+use crate::gpu::wq::{
     compat::{
         self,
         ARef,
@@ -47,6 +47,18 @@ use crate::workqueue::{
 extern "C" {
     fn wq_test_in_serving_softirq() -> bool;
     fn wq_test_in_task() -> bool;
+    fn wq_test_in_hardirq() -> bool;
+    fn wq_test_call_in_timer(
+        cpu: c_uint,
+        delay: Jiffies,
+        f: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    );
+    fn wq_test_call_in_hardirq(
+        cpu: c_uint,
+        f: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    ) -> c_int;
     fn wq_test_jiffies() -> Jiffies;
     fn wq_test_now_ns() -> u64;
     fn wq_test_fsleep(usecs: c_ulong);
@@ -579,4 +591,38 @@ pub(crate) fn race_rounds() -> u32 {
 pub(crate) fn online_cpus() -> u32 {
     // SAFETY: Reads a counter the kernel keeps.
     unsafe { wq_test_num_online_cpus() }
+}
+
+/// Calls `f` through `arg`, a `*mut &mut dyn FnMut()`: the C side of the calls below.
+///
+/// # Safety
+///
+/// `arg` must point at a live `&mut dyn FnMut()` that nobody else uses during the call.
+unsafe extern "C" fn call_closure(arg: *mut c_void) {
+    // SAFETY: `arg` is the `&mut &mut dyn FnMut()` that the caller below lends C for the call.
+    let f = unsafe { &mut *arg.cast::<&mut dyn FnMut()>() };
+    f();
+}
+
+/// Runs `f` in a timer callback (softirq context) on CPU `cpu`, `delay` jiffies from now, and
+/// waits for it.
+pub(crate) fn in_timer_on(cpu: u32, delay: Jiffies, mut f: impl FnMut() + Send) {
+    let mut f: &mut dyn FnMut() = &mut f;
+    // SAFETY: `f` outlives the call, which waits for the callback; `call_closure` takes the
+    // pointer as what it is.
+    unsafe { wq_test_call_in_timer(cpu, delay, call_closure, (&raw mut f).cast()) }
+}
+
+/// Runs `f` in hard-IRQ context (an IPI) on CPU `cpu`, another CPU than the caller's, and
+/// waits for it; false if the CPU could not be reached.
+pub(crate) fn in_hardirq_on(cpu: u32, mut f: impl FnMut() + Send) -> bool {
+    let mut f: &mut dyn FnMut() = &mut f;
+    // SAFETY: As for `in_timer_on`: the IPI is waited for.
+    unsafe { wq_test_call_in_hardirq(cpu, call_closure, (&raw mut f).cast()) == 0 }
+}
+
+/// Whether the caller runs in hard-IRQ context.
+pub(crate) fn in_hardirq() -> bool {
+    // SAFETY: Reads the preempt count only.
+    unsafe { wq_test_in_hardirq() }
 }

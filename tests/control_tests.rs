@@ -45,7 +45,7 @@ pub(crate) mod tests {
             Echo,
             Task, //
         },
-        workqueue::{
+        gpu::wq::{
             compat::{
                 ARef,
                 AlwaysRefCounted, //
@@ -300,7 +300,7 @@ pub(crate) mod tests {
         let me = Task::current();
         let released_while_blocked = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
         let report = released_while_blocked.clone();
-        crate::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+        crate::gpu::wq::system_unbound().try_spawn(GFP_KERNEL, move || {
             // Opens the gate once the test's thread waits in the flush.
             report.store(wait_until_blocked(&me, 10_000), Ordering::Release);
             releaser.gate.complete_all();
@@ -313,7 +313,7 @@ pub(crate) mod tests {
     }
 
     fn system_long_enqueue(item: &Arc<Item>) -> bool {
-        crate::workqueue::system_long()
+        crate::gpu::wq::system_long()
             .enqueue::<_, 0>(item.clone())
             .is_ok()
     }
@@ -493,7 +493,7 @@ pub(crate) mod tests {
         // A timer must be armed on an online CPU, whatever the queue.
         let delay = Delay::from_millis(60_000);
         let timer =
-            crate::workqueue::system_unbound().enqueue_delayed_on::<_, 1>(1, item.clone(), delay);
+            crate::gpu::wq::system_unbound().enqueue_delayed_on::<_, 1>(1, item.clone(), delay);
         unbound.flush();
         assert_eq!(crate::common::cpu_up(1), 0);
         for answer in [percpu, timer] {

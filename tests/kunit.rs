@@ -17,7 +17,7 @@ use kernel::{
     prelude::*,
 };
 
-use crate::workqueue::compat::{
+use crate::gpu::wq::compat::{
     self,
     CStr, //
 };
@@ -41,9 +41,9 @@ macro_rules! kassert {
     ($cond:expr $(,)?) => {
         if !$cond {
             $crate::kunit::assert_failed(
-                $crate::workqueue::compat::wq_c_str!(::core::file!()),
+                $crate::gpu::wq::compat::wq_c_str!(::core::file!()),
                 ::core::line!() as i32,
-                $crate::workqueue::compat::wq_c_str!(::core::stringify!($cond)),
+                $crate::gpu::wq::compat::wq_c_str!(::core::stringify!($cond)),
             );
         }
     };
@@ -58,9 +58,9 @@ macro_rules! kassert_eq {
                 if !(*left == *right) {
                     ::kernel::pr_err!("    left:  {:?}\n    right: {:?}\n", left, right);
                     $crate::kunit::assert_failed(
-                        $crate::workqueue::compat::wq_c_str!(::core::file!()),
+                        $crate::gpu::wq::compat::wq_c_str!(::core::file!()),
                         ::core::line!() as i32,
-                        $crate::workqueue::compat::wq_c_str!(::core::concat!(
+                        $crate::gpu::wq::compat::wq_c_str!(::core::concat!(
                             ::core::stringify!($left),
                             " == ",
                             ::core::stringify!($right)

@@ -75,7 +75,7 @@ pub(crate) mod tests {
             Rng,
             TEST_CPUS, //
         },
-        workqueue::{
+        gpu::wq::{
             compat::{
                 ARef,
                 AlwaysRefCounted, //
@@ -506,9 +506,9 @@ pub(crate) mod tests {
                 // The model no longer knows the state: the threads stop (see `thread`).
                 $world.diverged.store(true, Ordering::Release);
                 crate::kunit::assert_failed(
-                    crate::workqueue::compat::wq_c_str!(::core::file!()),
+                    crate::gpu::wq::compat::wq_c_str!(::core::file!()),
                     ::core::line!() as i32,
-                    crate::workqueue::compat::wq_c_str!(::core::stringify!($cond)),
+                    crate::gpu::wq::compat::wq_c_str!(::core::stringify!($cond)),
                 );
             }
         }};

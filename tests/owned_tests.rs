@@ -39,7 +39,7 @@ pub(crate) mod tests {
             Completion,
             Echo, //
         },
-        workqueue::{
+        gpu::wq::{
             compat::{
                 self,
                 ARef,

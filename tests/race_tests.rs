@@ -48,7 +48,7 @@ pub(crate) mod tests {
             Task,
             TEST_CPUS, //
         },
-        workqueue::{
+        gpu::wq::{
             impl_has_tracked_delayed_work,
             kind::Unbound,
             new_tracked_delayed_work,

@@ -17,9 +17,11 @@
 #include <linux/preempt.h>
 #include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
+#include <linux/timer.h>
 
 #include "test_helpers.h"
 
@@ -322,4 +324,53 @@ void wq_test_demo_data_race(unsigned int rounds)
 		demo_racy_counter++;
 		usleep_range(10, 20);
 	}
+}
+
+/*
+ * A call of @fn(@arg) from a timer callback (softirq context) on @cpu, @delay jiffies from
+ * now, waited for.
+ */
+struct wq_test_timer_call {
+	struct timer_list timer;
+	void (*fn)(void *arg);
+	void *arg;
+	struct completion done;
+};
+
+static void wq_test_timer_call_fn(struct timer_list *timer)
+{
+	struct wq_test_timer_call *call = container_of(timer, struct wq_test_timer_call, timer);
+
+	call->fn(call->arg);
+	complete(&call->done);
+}
+
+void wq_test_call_in_timer(unsigned int cpu, unsigned long delay, void (*fn)(void *arg),
+			   void *arg)
+{
+	/* Not on the stack: the timer API's on-stack helpers were renamed in 6.16. */
+	struct wq_test_timer_call *call = kzalloc(sizeof(*call), GFP_KERNEL);
+
+	if (WARN_ON(!call))
+		return;
+	call->fn = fn;
+	call->arg = arg;
+	init_completion(&call->done);
+	timer_setup(&call->timer, wq_test_timer_call_fn, 0);
+	call->timer.expires = jiffies + delay;
+	add_timer_on(&call->timer, cpu);
+	wait_for_completion(&call->done);
+	timer_delete_sync(&call->timer);
+	kfree(call);
+}
+
+/* A call of @fn(@arg) in hard-IRQ context (an IPI) on @cpu, which must not be this CPU. */
+int wq_test_call_in_hardirq(unsigned int cpu, void (*fn)(void *arg), void *arg)
+{
+	return smp_call_function_single(cpu, fn, arg, 1);
+}
+
+bool wq_test_in_hardirq(void)
+{
+	return in_hardirq();
 }

@@ -32,4 +32,9 @@ bool wq_test_case_end(void);
 void wq_test_demo_warn(void);
 void wq_test_demo_data_race(unsigned int rounds);
 
+void wq_test_call_in_timer(unsigned int cpu, unsigned long delay, void (*fn)(void *arg),
+			   void *arg);
+int wq_test_call_in_hardirq(unsigned int cpu, void (*fn)(void *arg), void *arg);
+bool wq_test_in_hardirq(void);
+
 #endif /* WORKQUEUE_RS_TEST_HELPERS_H */

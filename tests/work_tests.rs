@@ -38,7 +38,7 @@ pub(crate) mod tests {
             time::{fsleep, Delta},
             wait_until, //
         },
-        workqueue::{
+        gpu::wq::{
             compat::{
                 ARef,
                 AlwaysRefCounted, //

@@ -4,7 +4,7 @@
 //! that compiles, to show that the gate rejects it.
 //!
 //! ```compile_fail,E0308
-//! use crate::workqueue::Delay;
+//! use crate::gpu::wq::Delay;
 //!
 //! let _ = Delay::from_millis(10); // Nothing wrong here: this compiles.
 //! # Ok::<(), Error>(())
