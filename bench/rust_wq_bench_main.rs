@@ -57,6 +57,7 @@ use workqueue::{
     DelayedWork,
     OwnedQueue,
     Queue,
+    QueueHandle,
     TrackedDelayedWork,
     Work,
     WorkItem, //
@@ -421,6 +422,9 @@ enum Impl {
     Rust,
     /// This library, with an `ARef` owner counted as `kref` is (`RefCount`).
     RustAref,
+    /// This library, with `Arc` owners, queueing through a [`QueueHandle`] (its gate's
+    /// `percpu_ref` and RCU section around each enqueue).
+    RustHandle,
     /// The kernel crate's `kernel::workqueue`, where it has the path.
     Kernel,
     /// The same loop written against the C API.
@@ -435,6 +439,7 @@ impl Impl {
         match self {
             Impl::Rust => "rust",
             Impl::RustAref => "rust_aref",
+            Impl::RustHandle => "rust_handle",
             Impl::Kernel => "kernel",
             Impl::C => "c",
             Impl::CKref => "c_kref",
@@ -678,6 +683,7 @@ fn on_threads<C: Sync>(n: usize, ctx: &C, body: fn(&C, usize)) -> Result<u64> {
 
 fn enqueue_cancel(plan: &Plan) -> Result {
     let (q, gate) = blocked_queue()?;
+    let handle: QueueHandle<kind::Ordered> = q.handle();
     let item = Item::new(None)?;
     let ritem = RItem::new(None)?;
     let (bare, counted) = (CItem::new(false, None)?, CItem::new(true, None)?);
@@ -702,6 +708,14 @@ fn enqueue_cancel(plan: &Plan) -> Result {
                 for _ in 0..n {
                     let _ = q.enqueue::<_, 0>(ritem.clone());
                     drop(ritem.work.cancel());
+                }
+                Ok(Sample::per_op(now() - start, n))
+            }),
+            (Impl::RustHandle, &mut |n| {
+                let start = now();
+                for _ in 0..n {
+                    let _ = handle.enqueue::<_, 0>(item.clone());
+                    drop(item.work.cancel());
                 }
                 Ok(Sample::per_op(now() - start, n))
             }),
@@ -1013,7 +1027,8 @@ impl Threads {
 fn queue_and_wait_thread(ctx: &Threads, t: usize) {
     for i in 0..ctx.items_per_thread {
         let ns = match ctx.which {
-            Impl::Rust | Impl::RustAref => {
+            // The handle is measured on one path only ("enqueue + cancel").
+            Impl::Rust | Impl::RustAref | Impl::RustHandle => {
                 let item = &ctx.items[t];
                 let done = item.done();
                 done.reinit();

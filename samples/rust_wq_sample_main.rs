@@ -3,20 +3,27 @@
 //! A driver-shaped tour of the workqueue library.
 //!
 //! The "device" runs jobs one at a time, in order, on its own ordered queue. Every job gets
-//! a watchdog on a second owned queue: if the job finishes in time it cancels its watchdog;
-//! if not, the watchdog fires and reports the job as late. On unload, the module still has
-//! a job queued and a heartbeat armed for a minute: dropping the queues waits for the job
-//! and cancels the heartbeat, so nothing outlives the module.
+//! a watchdog on a second owned queue: when the job finishes, its completion is signalled
+//! under a spinlock, as a fence is, and cancels the watchdog there without sleeping; if the
+//! job is late, the watchdog fires first and reports it. A heartbeat re-arms itself on the
+//! watchdog queue every jiffy through a handle to it, without owning the queue. On unload,
+//! the module still has a job queued and the heartbeat beating: dropping the queues waits for
+//! the job and refuses (or cancels) the heartbeat's next beat, so nothing outlives the
+//! module.
 
 use core::sync::atomic::{
     AtomicBool,
+    AtomicU32,
     Ordering, //
 };
 
 use kernel::{
-    bindings,
+    bindings, new_spinlock,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        Arc,
+        SpinLock, //
+    },
 };
 
 /// The library is mounted at `gpu::wq`; any module path works.
@@ -34,6 +41,7 @@ use gpu::wq::{
     Builder,
     Delay,
     OwnedQueue,
+    QueueHandle,
     TrackedDelayedWork,
     Work,
     WorkItem, //
@@ -69,6 +77,9 @@ struct Job {
     cost_ms: u32,
     timeout_ms: u32,
     timed_out: AtomicBool,
+    /// Held while the job's completion is signalled, as a fence's lock is.
+    #[pin]
+    fence_lock: SpinLock<()>,
     #[pin]
     work: Work<Job, RUN>,
     #[pin]
@@ -90,8 +101,14 @@ impl WorkItem<RUN> for Job {
         // The "hardware" is busy for a while.
         // SAFETY: A work item runs in process context, where sleeping is allowed.
         unsafe { bindings::msleep(this.cost_ms) };
-        // Cancelling returns the reference the watchdog's queue held, if it had not fired.
-        if this.watchdog.cancel().is_some() {
+        // Signal completion as a fence does, under its spinlock, where nothing may sleep: the
+        // non-sleeping cancel returns the reference the watchdog's queue held, if the
+        // watchdog had not fired yet. It is dropped after the lock.
+        let watchdog = {
+            let _signalling = this.fence_lock.lock();
+            this.watchdog.cancel_nowait()
+        };
+        if watchdog.is_some() {
             pr_info!(
                 "job {}: done in {} ms, within {} ms: watchdog cancelled\n",
                 this.id,
@@ -144,6 +161,7 @@ impl Device {
                 cost_ms,
                 timeout_ms,
                 timed_out: AtomicBool::new(false),
+                fence_lock <- new_spinlock!((), "Job::fence_lock"),
                 work <- new_work!("Job::work"),
                 watchdog <- new_tracked_delayed_work!("Job::watchdog"),
             }),
@@ -161,9 +179,13 @@ impl Device {
     }
 }
 
-/// A heartbeat armed for a minute; the module unloads long before it is due.
+/// A heartbeat that re-arms itself every jiffy on the watchdog queue, through a handle to it.
 #[pin_data(PinnedDrop)]
 struct Heartbeat {
+    queue: QueueHandle<kind::Unbound>,
+    beats: AtomicU32,
+    /// Set when a re-arming was refused because the queue was closing.
+    refused: AtomicBool,
     #[pin]
     dwork: TrackedDelayedWork<Heartbeat>,
 }
@@ -175,15 +197,27 @@ impl_has_tracked_delayed_work! {
 impl WorkItem for Heartbeat {
     type Pointer = Pin<KBox<Heartbeat>>;
 
-    fn run(_this: Pin<KBox<Heartbeat>>) {
-        pr_info!("heartbeat\n");
+    fn run(this: Pin<KBox<Heartbeat>>) {
+        this.beats.fetch_add(1, Ordering::Relaxed);
+        // The box goes back on the queue; once the queue's drop has begun, it comes back
+        // instead, and is dropped here.
+        if let Err((_closing, this)) =
+            QueueHandle::requeue_delayed(this, |hb| &hb.queue, Delay::from_jiffies(1))
+        {
+            this.refused.store(true, Ordering::Relaxed);
+        }
     }
 }
 
 #[pinned_drop]
 impl PinnedDrop for Heartbeat {
     fn drop(self: Pin<&mut Self>) {
-        pr_info!("heartbeat: freed by the queue's drop, without waiting out its minute\n");
+        let beats = self.beats.load(Ordering::Relaxed);
+        if self.refused.load(Ordering::Relaxed) {
+            pr_info!("heartbeat: {beats} beats; its next one was refused by the closing queue\n");
+        } else {
+            pr_info!("heartbeat: {beats} beats; its armed one was cancelled by the queue's drop\n");
+        }
     }
 }
 
@@ -211,21 +245,27 @@ impl kernel::Module for WqSample {
 
         // Left pending for the unload to deal with.
         device.submit(3, 300, 1000)?;
+        let queue = device.timeouts.handle();
         let heartbeat = KBox::pin_init(
-            pin_init!(Heartbeat { dwork <- new_tracked_delayed_work!("Heartbeat") }),
+            pin_init!(Heartbeat {
+                queue,
+                beats: AtomicU32::new(0),
+                refused: AtomicBool::new(false),
+                dwork <- new_tracked_delayed_work!("Heartbeat"),
+            }),
             GFP_KERNEL,
         )?;
         device
             .timeouts
-            .enqueue_delayed(heartbeat, Delay::from_millis(60_000))
+            .enqueue_delayed(heartbeat, Delay::ZERO)
             .map_err(|_| EBUSY)?;
-        pr_info!("heartbeat armed for 60 s\n");
+        pr_info!("heartbeat started: it re-arms itself every jiffy\n");
         Ok(WqSample { _device: device })
     }
 }
 
 impl Drop for WqSample {
     fn drop(&mut self) {
-        pr_info!("unloading with job 3 and the heartbeat still pending\n");
+        pr_info!("unloading with job 3 queued and the heartbeat beating\n");
     }
 }

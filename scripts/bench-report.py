@@ -16,7 +16,8 @@ every implementation once, in a seeded random order, and prints their values. Fr
 - for latency paths: p50, p99 and mean over all the operations the module kept.
 
 Implementations: "rust" (this library, Arc owners), "rust_aref" (this library, an ARef owner
-whose count has refcount_t's semantics, inline as kref is), "kernel" (the kernel crate's
+whose count has refcount_t's semantics, inline as kref is), "rust_handle" (this library, Arc
+owners, queueing through a QueueHandle), "kernel" (the kernel crate's
 kernel::workqueue), "c" (bare C), "c_kref" (C doing the reference counting the Rust ownership
 does). Fails if the module did not finish or a path is missing.
 """
@@ -27,8 +28,10 @@ import sys
 
 EXPECTED_PATHS = 10
 NAMES = {"rust": "this library (Arc)", "rust_aref": "this library (ARef)",
+         "rust_handle": "this library (Arc, through a queue handle)",
          "kernel": "kernel crate", "c": "C", "c_kref": "C + kref"}
-COMPARISONS = [("rust", "kernel"), ("rust", "c"), ("rust", "c_kref"), ("rust_aref", "c_kref")]
+COMPARISONS = [("rust", "kernel"), ("rust", "c"), ("rust", "c_kref"), ("rust_aref", "c_kref"),
+               ("rust_handle", "rust")]
 BOOTSTRAP = 2000
 
 
@@ -114,7 +117,7 @@ def fmt_ratio(r):
 
 def tables(results):
     """The two markdown tables: values and ratios, and per-operation latencies."""
-    cols = ["rust", "rust_aref", "kernel", "c", "c_kref"]
+    cols = ["rust", "rust_aref", "rust_handle", "kernel", "c", "c_kref"]
     head = (["path", "unit", "rounds"] + [NAMES[c] for c in cols]
             + [f"{NAMES[a]} vs {NAMES[b]}" for a, b in COMPARISONS])
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]

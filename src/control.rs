@@ -82,9 +82,9 @@ where
     #[inline]
     pub(crate) unsafe fn cancel(&self, wait: Wait) -> Option<P> {
         // SAFETY: The work is initialised (invariants). The non-waiting forms may be called in
-        // any context (`__cancel_work()` only spins, with interrupts off, while another CPU
-        // holds the PENDING bit with interrupts off); the waiting ones sleep, which the caller
-        // allows.
+        // any context: `__cancel_work()` retries (interrupts off in each attempt, on between
+        // them) only while another CPU holds the PENDING bit, which everyone holds with
+        // interrupts off, briefly. The waiting ones sleep, which the caller allows.
         let taken = unsafe {
             match (self.delayed, wait) {
                 (false, Wait::ForRunning) => bindings::cancel_work_sync(self.work),
@@ -215,11 +215,16 @@ pub(crate) unsafe fn cancel_then_queue(
 /// cancelled instance, if there was one: the body of `mod_delayed` on static and on owned
 /// queues.
 ///
+/// Whether something else may queue the item between the cancel and the queueing is the
+/// caller's: an owned queue excludes it with the item's lock, a static queue documents the
+/// window (whoever queues in it wins, and `w` comes back). Either way each owner is handed
+/// back exactly once.
+///
 /// # Safety
 ///
 /// `W`'s work must be the work of a `delayed_work`. `rearm` must return, first, the answer of
-/// a C queueing of the work (`true` exactly when it armed or queued it) made after its cancel,
-/// with nothing in between that queues the item, and second, the answer of that cancel.
+/// a C queueing of the work (`true` exactly when it armed or queued it), made after its
+/// cancel, and second, the answer of that cancel.
 #[inline]
 pub(crate) unsafe fn rearm_with<W, const ID: u64>(
     w: W,

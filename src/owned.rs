@@ -492,7 +492,8 @@ impl<K: Known> OwnedQueue<K> {
         // SAFETY: By the type invariants we are the only one to destroy the queue. No timer can
         // queue onto it any more: every item armed on it with a delay was linked to the
         // registry and the cancel pass took its instance, or it had started, which the destroy
-        // waits for; nothing can arm a new one without `&self`.
+        // waits for; nothing can arm a new one without `&self` or an entry of the gate, which
+        // was closed before the pass.
         unsafe { bindings::destroy_workqueue(self.inner.queue.as_ptr()) };
         // SAFETY: Closed above, or never shared, so never entered.
         unsafe { self.inner.gate.retire() };

@@ -574,8 +574,8 @@ impl<K: Kind> Queue<K> {
         let queue = self.as_raw();
         let delay = delay.into().as_jiffies();
         // SAFETY: By `RawDelayedWorkItem` the work is inside a live `delayed_work`. The queueing
-        // follows the cancel at once, and the queue lives forever (`'static`), so its timer
-        // can never outlive it.
+        // follows the cancel (an enqueue by someone else in between wins, as documented), and
+        // the queue lives forever (`'static`), so its timer can never outlive it.
         unsafe {
             control::rearm_with(w, |work| {
                 control::cancel_then_queue(work, |dwork| {

@@ -65,12 +65,14 @@
 //! - **Timer fire, run**: C alone. Tracked items use the plain work function; nothing changes
 //!   here. A link left behind (`home` is Q with nothing armed) is harmless: Q's cancel pass
 //!   then cancels nothing, and the next arming elsewhere or the item's drop moves it.
-//! - **Cancel, disable, enable, flush**: C alone (`cancel_delayed_work_sync()`;
-//!   `disable_delayed_work()` then `cancel_delayed_work_sync()`, and then `enable_work()`
-//!   if the disable is refused, for [`super::Disabled`]; `enable_work()`;
-//!   `flush_delayed_work()`), with no lock of ours. They take or wait for instances and may leave a stale link. Of them only flush
-//!   queues: `flush_delayed_work()` deletes a pending timer and queues the instance on
-//!   `dwork->wq` at once, with interrupts off. By D that queue is `home`'s, alive.
+//! - **Cancel, disable, enable, flush**: C alone, with no lock of ours: the waiting forms
+//!   (`cancel_delayed_work_sync()`; `disable_delayed_work()` then
+//!   `cancel_delayed_work_sync()`, and then `enable_work()` if the disable is refused, for
+//!   [`super::Disabled`]), the non-waiting forms of any context (`cancel_delayed_work()`,
+//!   `disable_delayed_work()`), `enable_work()` and `flush_delayed_work()`. They take or wait
+//!   for instances and may leave a stale link. Of them only flush queues:
+//!   `flush_delayed_work()` deletes a pending timer and queues the instance on `dwork->wq` at
+//!   once, with interrupts off. By D that queue is `home`'s, alive.
 //! - **Cancel pass** (`cancel_armed`: queue drop, `OwnedQueue::drain`,
 //!   `OwnedQueue::destroy`): until the registry is empty: registry lock; first link; try its
 //!   item's lock, and if it is taken drop both and start again; unlink, `home` := none;
@@ -80,8 +82,9 @@
 //!   instance off the worklist; it returns false for an idle item or a started one. What it
 //!   takes is the latest arming's (C), which is Q's: `home` was Q (B). After the pass no
 //!   instance is in a timer for Q, in its callback or queued by it: each such item was linked
-//!   to Q (D) and has been passed. None can appear later: arming on Q needs
-//!   `&OwnedQueue`, and the pass runs under `&mut` or in the drop.
+//!   to Q (D) and has been passed. None can appear later: arming on Q needs `&OwnedQueue` or
+//!   an entry of Q's gate (through a [`QueueHandle`](super::QueueHandle)), and the pass runs
+//!   under `&mut` or in the drop, after the gate was closed and every entry left.
 //! - **Item drop** (`Tracked`'s `PinnedDrop`): item lock; if linked, `home`'s lock; unlink.
 //! - **Queue drop**: cancel pass; `destroy_workqueue()`, which runs what is queued and waits
 //!   for what started; free the (empty) registry. **Drain**: cancel pass;
@@ -109,6 +112,19 @@
 //!   the two cancels; that one returns or releases the owner. `cancel_delayed_work_sync()`
 //!   disables the item while it waits, which makes arms fail meanwhile (handing the pointer
 //!   back), not the pass.
+//! - *Non-waiting cancel or disable, in any context, and anything*: it is `__cancel_work()`,
+//!   the cancel pass's own C call, without the item's lock. It takes the pending instance (the
+//!   latest arming's, by C) or nothing, and C hands a pending instance to exactly one taker:
+//!   against the pass, a re-arm's cancel or another cancel, exactly one returns or releases
+//!   the owner. It never queues and changes no `home`, so A to D stand; a link it leaves
+//!   behind is harmless (see Timer fire). Its spin is bounded as below, in hard-IRQ context
+//!   too: everyone who holds PENDING does so with interrupts off, so the holder is never the
+//!   interrupted code on the same CPU. The owner it returns is dropped by its caller, whose
+//!   context the item's destructor then runs in (`Tracked`'s drop takes only raw spinlocks).
+//! - *Arm through a handle and the queue's drop or drain*: the arming holds an entry of the
+//!   queue's gate (see `gate.rs`). The drop and the drain close the gate first and wait until
+//!   every entry has left, so such an arming either completes before the cancel pass begins,
+//!   and is then like an arming with `&OwnedQueue`, or is refused and queues nothing.
 //! - *Enable and anything*: a [`super::Disabled`] guard enables only an item it
 //!   disabled, and its disable was counted by C (the library refuses a guard past half of
 //!   C's count, see `Disabled`), so nothing is pending (C refuses to queue a disabled item)
@@ -799,7 +815,8 @@ pub(crate) struct PassReport {
 /// # Safety
 ///
 /// The caller must keep anyone from arming on the queue of `registry` until it has destroyed
-/// or drained it (it holds the `OwnedQueue` by value or `&mut`).
+/// or drained it: it holds the `OwnedQueue` by value or `&mut`, and has closed its gate, with
+/// every entry left (if the queue ever made a handle).
 pub(crate) unsafe fn cancel_armed(registry: &Registry) -> PassReport {
     let mut report = PassReport::default();
     loop {

@@ -271,8 +271,10 @@ where
     /// clears PENDING just before the run).
     ///
     /// The owner comes back in the caller's context. If it is the last reference, dropping it
-    /// there runs the item's destructor there, so an item whose destructor sleeps must be
-    /// kept alive (or its owner sent on) in atomic context.
+    /// there runs the item's destructor and frees it there, so an item whose destructor
+    /// sleeps must be kept alive (or its owner sent on) in atomic context; on PREEMPT_RT, where
+    /// even `kfree()` may not be called in hard-IRQ context or under a raw spinlock, do not
+    /// drop a last owner there at all.
     ///
     /// # Examples
     ///
@@ -613,7 +615,7 @@ pub trait WorkItem<const ID: u64 = 0> {
 /// [`WorkItemPointer::run`] may only be used as the function of `work_struct`s that were
 /// queued through this type's [`RawWorkItem::__enqueue`], and must then take back the
 /// ownership that `__enqueue` gave away.
-pub unsafe trait WorkItemPointer<const ID: u64>: RawWorkItem<ID> {
+pub unsafe trait WorkItemPointer<const ID: u64 = 0>: RawWorkItem<ID> {
     /// The C work function: rebuilds the pointer and calls [`WorkItem::run`].
     ///
     /// # Safety
@@ -631,7 +633,7 @@ pub unsafe trait WorkItemPointer<const ID: u64>: RawWorkItem<ID> {
 ///
 /// [`WorkItemReclaim::reclaim`] must rebuild exactly the owner that [`RawWorkItem::__enqueue`]
 /// gave away for that `work_struct`.
-pub unsafe trait WorkItemReclaim<const ID: u64>: WorkItemPointer<ID> + Sized {
+pub unsafe trait WorkItemReclaim<const ID: u64 = 0>: WorkItemPointer<ID> + Sized {
     /// Takes back the ownership a queue held for `ptr`.
     ///
     /// # Safety

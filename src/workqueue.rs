@@ -18,11 +18,16 @@
 //!   that live forever (`&'static Queue`): `destroy_workqueue()` knows nothing of armed
 //!   timers. A [`TrackedDelayedWork`] may be armed on an [`OwnedQueue`], which finds it when
 //!   dropped, cancels it and releases its owner without waiting out the delay.
-//! - **Lifecycle control.** Synchronous cancel that returns the owner the queue held
-//!   ([`Work::cancel`], [`DelayedWork::cancel`], [`TrackedDelayedWork::cancel`]), flush of
-//!   an item or a queue, [`OwnedQueue::drain`], re-arming ([`Queue::mod_delayed`]),
+//! - **Lifecycle control.** Cancel that returns the owner the queue held, waiting for a
+//!   running instance ([`Work::cancel`], [`DelayedWork::cancel`],
+//!   [`TrackedDelayedWork::cancel`]) or, in atomic context, not ([`Work::cancel_nowait`]);
+//!   flush of an item or a queue, [`OwnedQueue::drain`], re-arming ([`Queue::mod_delayed`]),
 //!   per-CPU queueing ([`Queue::enqueue_on`]), and disabling with a guard that enables the
-//!   item again ([`Work::disable`], [`Disabled`]).
+//!   item again, or never ([`Work::disable`], [`Work::disable_nowait`], [`Disabled`],
+//!   [`Disabled::forever`]).
+//! - **Self-requeueing work.** A [`QueueHandle`] lets an item re-arm itself on its owned
+//!   queue without owning it; once the queue's drop has begun, the handle refuses.
+//! - **Kernel-crate items** on any queue, owned ones included ([`Queue::enqueue_kernel`]).
 //! - **Queue kinds in the types** ([`kind`]): a queue built as, or known to be, BH or
 //!   unbound says so in its type, which decides what a CPU number means to it and which
 //!   lockdep class its closures get.
@@ -30,14 +35,18 @@
 //!
 //! # Using the library
 //!
-//! Build `workqueue_helpers.c` into your module and mount this file as `pub mod workqueue` at
-//! your crate root (the macros refer to `crate::workqueue`; `pub` makes the API reachable, so
-//! the compiler does not call the parts your driver leaves unused dead code):
+//! Build `workqueue_helpers.c` into your module, mount this file as a `pub` module at any
+//! path of your crate (`pub` makes the API reachable, so the compiler does not call the parts
+//! your driver leaves unused dead code), and name that path once at the crate root as
+//! `workqueue_lib`, which the macros refer to:
 //!
 //! ```ignore
 //! #[path = "workqueue/src/workqueue.rs"]
 //! pub mod workqueue;
+//! use workqueue as workqueue_lib;
 //! ```
+//!
+//! The examples here name the library `crate::workqueue`.
 //!
 //! # Examples
 //!

@@ -279,7 +279,9 @@ struct wq_rs_gate *wq_rs_gate_new(void)
 
 	if (!gate)
 		return NULL;
-	if (percpu_ref_init(&gate->users, wq_rs_gate_idle, 0, GFP_KERNEL)) {
+	/* Reopened after each drain: the per-CPU counters must survive the kill. */
+	if (percpu_ref_init(&gate->users, wq_rs_gate_idle, PERCPU_REF_ALLOW_REINIT,
+			    GFP_KERNEL)) {
 		kfree(gate);
 		return NULL;
 	}
@@ -331,9 +333,10 @@ void wq_rs_gate_leave(struct wq_rs_gate *gate)
 
 /*
  * Process context; once per opening. When it returns, no wq_rs_gate_enter() succeeds until
- * wq_rs_gate_reopen(), and every use it gave out has been left: the kill is confirmed after
- * an RCU grace period, after which no tryget_live succeeds (percpu-refcount.h), and
- * wq_rs_gate_idle() runs when the last use is put.
+ * wq_rs_gate_reopen(), and every use it gave out has been left. The gate is open only in
+ * per-CPU mode (reopening switches back to it), so the kill is confirmed after an RCU grace
+ * period, after which no tryget_live succeeds (percpu-refcount.h); @dead, set before it, turns
+ * later entries away by itself. wq_rs_gate_idle() runs when the last use is put.
  */
 void wq_rs_gate_close(struct wq_rs_gate *gate)
 {

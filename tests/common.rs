@@ -37,9 +37,11 @@ use crate::gpu::wq::{
         CStr, //
     },
     impl_has_work,
+    kind::Known,
     new_work,
     Builder,
-    Queue,
+    OwnedQueue,
+    QueueHandle,
     Work,
     WorkItem, //
 };
@@ -273,42 +275,36 @@ pub(crate) unsafe fn release_boxed<T>(obj: NonNull<T>, refs: fn(&T) -> &AtomicUs
     true
 }
 
-/// An item that sleeps `sleep_ms`, counts its runs, and re-queues itself `left` more times on
-/// the queue it was made for: what a drain or a drop must wait for.
+/// An item that sleeps `sleep_ms`, counts its runs, and re-queues itself `left` more times,
+/// through a handle to the owned queue it was made for: what a drain or a drop must wait for,
+/// or refuse. Once the queue's drain or drop has begun, a re-queue is refused, and counted.
 #[pin_data]
-pub(crate) struct Echo {
+pub(crate) struct Echo<K: Known> {
     pub(crate) runs: AtomicU32,
+    /// Re-queues refused because the queue was draining or closing.
+    pub(crate) refused: AtomicU32,
     left: AtomicU32,
     sleep_ms: u32,
-    queue: *const bindings::workqueue_struct,
+    queue: QueueHandle<K>,
     #[pin]
-    pub(crate) work: Work<Echo>,
+    pub(crate) work: Work<Echo<K>>,
 }
-
-// SAFETY: The queue pointer is only used while the queue is alive, by the promise of
-// `Echo::new`; the rest is atomics.
-unsafe impl Send for Echo {}
-// SAFETY: As above.
-unsafe impl Sync for Echo {}
 
 impl_has_work! {
-    impl HasWork<Self> for Echo { self.work }
+    impl{K: Known} HasWork<Self> for Echo<K> { self.work }
 }
 
-impl Echo {
+impl<K: Known> Echo<K> {
     /// Makes an item that re-queues itself `requeues` times on `queue`.
-    ///
-    /// # Safety
-    ///
-    /// `queue` must stay alive until the item has run for the last time: the test drains or
-    /// drops it (both wait for the item, re-queues included) before it goes.
-    pub(crate) unsafe fn new(queue: &Queue, requeues: u32, sleep_ms: u32) -> Result<Arc<Echo>> {
+    pub(crate) fn new(queue: &OwnedQueue<K>, requeues: u32, sleep_ms: u32) -> Result<Arc<Self>> {
+        let queue = queue.handle();
         Arc::pin_init(
             pin_init!(Echo {
                 runs: AtomicU32::new(0),
+                refused: AtomicU32::new(0),
                 left: AtomicU32::new(requeues),
                 sleep_ms,
-                queue: queue.as_raw(),
+                queue,
                 work <- new_work!("Echo::work"),
             }),
             GFP_KERNEL,
@@ -318,21 +314,35 @@ impl Echo {
     pub(crate) fn runs(&self) -> u32 {
         self.runs.load(Ordering::Acquire)
     }
+
+    pub(crate) fn refused(&self) -> u32 {
+        self.refused.load(Ordering::Acquire)
+    }
+
+    /// Whether every re-queue it was made for is accounted for: each one it attempted either
+    /// ran or was refused, and it attempted one after every run until none was left or one
+    /// was refused. With `requeues` as given to `new`, once it is idle.
+    pub(crate) fn accounted(&self, requeues: u32) -> bool {
+        let (runs, refused) = (self.runs(), self.refused());
+        let left = self.left.load(Ordering::Acquire);
+        runs + refused + left == requeues + 1 && (left == 0 || refused == 1)
+    }
 }
 
-impl WorkItem for Echo {
-    type Pointer = Arc<Echo>;
+impl<K: Known> WorkItem for Echo<K> {
+    type Pointer = Arc<Echo<K>>;
 
-    fn run(this: Arc<Echo>) {
+    fn run(this: Arc<Echo<K>>) {
         if this.sleep_ms > 0 {
             time::fsleep(time::Delta::from_millis(this.sleep_ms.into()));
         }
         this.runs.fetch_add(1, Ordering::AcqRel);
         if this.left.load(Ordering::Acquire) > 0 {
             this.left.fetch_sub(1, Ordering::AcqRel);
-            // SAFETY: By the promise of `Echo::new`, the queue outlives this run.
-            let q = unsafe { Queue::from_raw(this.queue) };
-            let _ = q.enqueue(this.clone());
+            if let Err((_, this)) = QueueHandle::requeue(this, |e| &e.queue) {
+                // Refused by the draining or closing queue: it will not run again.
+                this.refused.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 }

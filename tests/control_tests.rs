@@ -333,25 +333,31 @@ pub(crate) mod tests {
         Ok(())
     }
 
-    pub(crate) fn drain_empties_the_queue_even_when_items_requeue_themselves() -> Result {
+    /// Items re-queueing themselves through handles while the queue drains: the drain waits
+    /// for what was queued, refuses the re-queues that come after it began, leaves nothing
+    /// queued, and opens the handles again afterwards.
+    pub(crate) fn drain_empties_the_queue_refusing_handle_requeues_until_it_is_done() -> Result {
         let mut q = Builder::unbound().max_active(2).build(c"wq_rs_ctl_drain")?;
         let mut echoes = KVec::new();
         for _ in 0..6 {
-            // SAFETY: The queue is drained below and dropped only after that.
-            let e = unsafe { Echo::new(&q, 3, 0) }?;
+            let e = Echo::new(&q, 3, 1)?;
             assert!(q.enqueue::<_, 0>(e.clone()).is_ok());
             echoes.push(e, GFP_KERNEL)?;
         }
         q.drain();
+        let refused: u32 = echoes.iter().map(|e| e.refused()).sum();
         for e in &echoes {
-            assert_eq!(e.runs(), 4);
             assert!(!e.work.flush());
+            assert!(e.accounted(3));
         }
-        // The queue still works after a drain.
-        let item = Item::new(false)?;
-        assert!(q.enqueue::<_, 0>(item.clone()).is_ok());
+        // Two at a time for 1 ms each: the drain began before all 24 runs could happen.
+        assert!(refused > 0);
+        // The queue, and its handles, work again after a drain.
+        let again = Echo::new(&q, 1, 0)?;
+        assert!(q.enqueue::<_, 0>(again.clone()).is_ok());
+        assert!(wait_until(5000, || again.runs() == 2));
         drop(q);
-        assert_eq!(item.runs(), 1);
+        assert!(again.accounted(1) && again.refused() == 0);
         Ok(())
     }
 

@@ -294,20 +294,22 @@ pub(crate) mod tests {
         Ok(())
     }
 
+    /// The drop waits for what is queued and running, and for what those re-queued through
+    /// their handles before the drop began; re-queues after that are refused. Every item is
+    /// accounted for, and released.
     pub(crate) fn drop_waits_for_queued_running_and_requeued_items() -> Result {
         let q = Builder::unbound().max_active(2).build(c"wq_rs_drain")?;
         let mut workers = KVec::new();
         for i in 0..8u32 {
-            // SAFETY: The queue is dropped below, which waits for the item and its re-queue.
-            let w = unsafe { Echo::new(&q, u32::from(i % 2 == 0), 5) }?;
+            let w = Echo::new(&q, u32::from(i % 2 == 0), 5)?;
             assert!(q.enqueue(w.clone()).is_ok());
             workers.push(w, GFP_KERNEL)?;
         }
         // Items are now queued or running (two at a time, 5 ms each): the drop must wait.
         drop(q);
         for (i, w) in workers.iter().enumerate() {
-            let expected = if i % 2 == 0 { 2 } else { 1 };
-            assert_eq!(w.runs(), expected);
+            assert!(w.runs() >= 1);
+            assert!(w.accounted(u32::from(i % 2 == 0)));
         }
         for w in workers {
             assert!(Arc::into_unique_or_drop(w).is_some());
