@@ -683,7 +683,7 @@ fn on_threads<C: Sync>(n: usize, ctx: &C, body: fn(&C, usize)) -> Result<u64> {
 
 fn enqueue_cancel(plan: &Plan) -> Result {
     let (q, gate) = blocked_queue()?;
-    let handle: QueueHandle<kind::Ordered> = q.handle();
+    let handle: QueueHandle<kind::Ordered> = q.handle()?;
     let item = Item::new(None)?;
     let ritem = RItem::new(None)?;
     let (bare, counted) = (CItem::new(false, None)?, CItem::new(true, None)?);

@@ -245,7 +245,7 @@ impl kernel::Module for WqSample {
 
         // Left pending for the unload to deal with.
         device.submit(3, 300, 1000)?;
-        let queue = device.timeouts.handle();
+        let queue = device.timeouts.handle()?;
         let heartbeat = KBox::pin_init(
             pin_init!(Heartbeat {
                 queue,

@@ -15,7 +15,14 @@
 
 use core::{
     marker::PhantomData,
-    ptr::NonNull, //
+    ptr::{
+        self,
+        NonNull, //
+    },
+    sync::atomic::{
+        AtomicPtr,
+        Ordering, //
+    },
 };
 
 use kernel::{
@@ -57,41 +64,6 @@ impl Gate {
     pub(crate) fn as_ptr(&self) -> NonNull<wq_rs_gate> {
         self.ptr
     }
-
-    /// Closes the gate and waits until no entry is left: afterwards every [`enter`] fails,
-    /// until [`Gate::reopen`]. Waits for an RCU grace period.
-    ///
-    /// # Safety
-    ///
-    /// Only the gate's owner (the owned queue) may close it, once per opening. The caller
-    /// must be allowed to sleep, and must not hold an entry of this gate.
-    pub(crate) unsafe fn close(&self) {
-        // SAFETY: The gate is alive (invariants); the caller's promises are the helper's.
-        unsafe { helpers::wq_rs_gate_close(self.ptr.as_ptr()) }
-    }
-
-    /// Opens the gate again after [`Gate::close`].
-    ///
-    /// # Safety
-    ///
-    /// The gate must be closed, by the caller, and not retired. The caller must be allowed to
-    /// sleep.
-    pub(crate) unsafe fn reopen(&self) {
-        // SAFETY: The gate is alive (invariants) and closed, by the caller's promise.
-        unsafe { helpers::wq_rs_gate_reopen(self.ptr.as_ptr()) }
-    }
-
-    /// Frees the gate's per-CPU count, for good: every later [`enter`] fails.
-    ///
-    /// # Safety
-    ///
-    /// The gate must be closed, by the caller, and not reopened since; or no one else may ever
-    /// have had it (then no one ever entered it). Process context.
-    pub(crate) unsafe fn retire(&self) {
-        // SAFETY: The gate is alive, and closed or never entered: no entry touches its count
-        // again (a closed gate's `dead` mark keeps later entries off it).
-        unsafe { helpers::wq_rs_gate_retire(self.ptr.as_ptr()) }
-    }
 }
 
 impl Clone for Gate {
@@ -108,6 +80,112 @@ impl Drop for Gate {
         // SAFETY: This value's holder is given up once; any context. The last one frees the
         // gate after a grace period.
         unsafe { helpers::wq_rs_gate_release(self.ptr.as_ptr()) };
+    }
+}
+
+/// An owned queue's gate, made when the queue's first handle is: most queues never make one,
+/// and then cost neither its per-CPU count nor, when dropped, the grace period of its close.
+///
+/// # Invariants
+///
+/// `ptr` is null, or a gate returned by `wq_rs_gate_new()` one of whose holders this value
+/// accounts for; once not null, it never changes.
+pub(crate) struct LazyGate {
+    ptr: AtomicPtr<wq_rs_gate>,
+}
+
+impl LazyGate {
+    /// No gate yet.
+    pub(crate) const fn new() -> Self {
+        // INVARIANT: Null.
+        Self {
+            ptr: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Returns a new holder of the gate, making the gate first if there is none.
+    pub(crate) fn share(&self) -> Result<Gate, AllocError> {
+        let mut gate = self.ptr.load(Ordering::Acquire);
+        if gate.is_null() {
+            let new = Gate::new()?;
+            match self.ptr.compare_exchange(
+                ptr::null_mut(),
+                new.ptr.as_ptr(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    gate = new.ptr.as_ptr();
+                    // INVARIANT: `new`'s holder is this value's from now on.
+                    core::mem::forget(new);
+                }
+                // Another thread made it first: ours, never shared, goes (its count with it).
+                Err(theirs) => gate = theirs,
+            }
+        }
+        // SAFETY: Not null, so alive: this value holds it. Any context.
+        unsafe { helpers::wq_rs_gate_hold(gate) };
+        // INVARIANT: The holder just added is the new `Gate`'s.
+        Ok(Gate {
+            // SAFETY: Not null, checked or just made.
+            ptr: unsafe { NonNull::new_unchecked(gate) },
+        })
+    }
+
+    /// The gate, if it was made. The caller holds the owner exclusively (a drop or a drain),
+    /// which orders this after every `share`.
+    fn made(&self) -> Option<NonNull<wq_rs_gate>> {
+        NonNull::new(self.ptr.load(Ordering::Acquire))
+    }
+
+    /// Closes the gate, if there is one, and waits until no entry is left: afterwards every
+    /// [`enter`] fails, until [`LazyGate::reopen`]. Waits for an RCU grace period.
+    ///
+    /// # Safety
+    ///
+    /// Only the gate's owner (the owned queue) may close it, once per opening. The caller
+    /// must be allowed to sleep, and must not hold an entry of this gate.
+    pub(crate) unsafe fn close(&self) {
+        if let Some(gate) = self.made() {
+            // SAFETY: Alive (invariants); the caller's promises are the helper's.
+            unsafe { helpers::wq_rs_gate_close(gate.as_ptr()) };
+        }
+    }
+
+    /// Opens the gate, if there is one, again after [`LazyGate::close`].
+    ///
+    /// # Safety
+    ///
+    /// The gate must be closed, by the caller, and not retired. The caller must be allowed to
+    /// sleep.
+    pub(crate) unsafe fn reopen(&self) {
+        if let Some(gate) = self.made() {
+            // SAFETY: Alive, and closed by the caller.
+            unsafe { helpers::wq_rs_gate_reopen(gate.as_ptr()) };
+        }
+    }
+
+    /// Frees the gate's per-CPU count, if there is a gate, for good: every later [`enter`]
+    /// fails.
+    ///
+    /// # Safety
+    ///
+    /// The gate must be closed, by the caller, and not reopened since: no entry touches its
+    /// count again (a closed gate's `dead` mark keeps later entries off it). Process context.
+    pub(crate) unsafe fn retire(&self) {
+        if let Some(gate) = self.made() {
+            // SAFETY: Alive, and closed by the caller.
+            unsafe { helpers::wq_rs_gate_retire(gate.as_ptr()) };
+        }
+    }
+}
+
+impl Drop for LazyGate {
+    fn drop(&mut self) {
+        if let Some(gate) = self.made() {
+            // SAFETY: This value's holder is given up once; any context.
+            unsafe { helpers::wq_rs_gate_release(gate.as_ptr()) };
+        }
     }
 }
 

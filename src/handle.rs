@@ -10,6 +10,7 @@ use core::{
 };
 
 use kernel::{
+    alloc::AllocError,
     bindings,
     ffi::c_int,
     prelude::*, //
@@ -47,8 +48,9 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 ///
 /// The gate is the kernel's idiom for this, a `percpu_ref`: an enqueue through a handle costs
 /// two per-CPU counter updates and an RCU read-side section around the queueing (see
-/// `make bench`). Closing it waits for an RCU grace period, once per drop or drain of a queue
-/// that ever made a handle.
+/// `make bench`). The queue's first handle makes the gate; closing it waits for an RCU grace
+/// period, once per drop or drain of a queue that ever made a handle. A queue that never
+/// made one pays for neither.
 ///
 /// # Invariants
 ///
@@ -100,7 +102,7 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 /// }
 ///
 /// let queue = Builder::ordered().build(c"heartbeat")?;
-/// let handle = queue.handle();
+/// let handle = queue.handle()?;
 /// let hb = Arc::pin_init(
 ///     pin_init!(Heartbeat {
 ///         queue: handle,
@@ -178,14 +180,14 @@ impl<K: Known> QueueHandle<K> {
     /// # Safety
     ///
     /// `inner` must be the inner part of an `OwnedQueue<K>`, alive during the call.
-    pub(crate) unsafe fn new(inner: &OwnedInner) -> Self {
+    pub(crate) unsafe fn new(inner: &OwnedInner) -> Result<Self, AllocError> {
         // INVARIANT: The queue's own gate, which its drop and drain close before they free or
         // drain the queue; of kind `K` by the caller's promise.
-        Self {
-            gate: inner.share_gate(),
+        Ok(Self {
+            gate: inner.share_gate()?,
             inner: NonNull::from(inner),
             _kind: PhantomData,
-        }
+        })
     }
 
     #[inline]

@@ -12,10 +12,6 @@ use core::{
         self,
         NonNull, //
     },
-    sync::atomic::{
-        AtomicBool,
-        Ordering, //
-    },
 };
 
 use kernel::{
@@ -28,7 +24,10 @@ use kernel::{
 
 use super::{
     control,
-    gate::Gate,
+    gate::{
+        Gate,
+        LazyGate, //
+    },
     handle::QueueHandle,
     kind::{
         Known,
@@ -60,11 +59,9 @@ pub(crate) struct OwnedInner {
     /// The tracked items armed on the queue with a delay (see [`super::tracked`]).
     #[pin]
     armed: Registry,
-    /// What the queue's handles enter to queue on it (see [`super::gate`]).
-    gate: Gate,
-    /// Whether a handle was ever made: if not, nobody else has the gate, and the drop need
-    /// not close it (which waits for an RCU grace period).
-    shared: AtomicBool,
+    /// What the queue's handles enter to queue on it (see [`super::gate`]), made with the
+    /// first handle.
+    gate: LazyGate,
 }
 
 impl OwnedInner {
@@ -103,10 +100,9 @@ impl OwnedInner {
         unsafe { w.__enqueue(move |work| tracked::arm(armed, queue, cpu, work, delay)) }
     }
 
-    /// The gate of the queue's handles, marked as shared.
-    pub(crate) fn share_gate(&self) -> Gate {
-        self.shared.store(true, Ordering::Relaxed);
-        self.gate.clone()
+    /// A holder of the gate of the queue's handles, made if there is none yet.
+    pub(crate) fn share_gate(&self) -> Result<Gate, AllocError> {
+        self.gate.share()
     }
 }
 
@@ -174,17 +170,14 @@ impl<K: Known> OwnedQueue<K> {
     pub(crate) unsafe fn from_raw(
         wq: NonNull<bindings::workqueue_struct>,
     ) -> Result<Self, AllocError> {
-        let inner = Gate::new().map_err(|_| ENOMEM).and_then(|gate| {
-            KBox::pin_init(
-                pin_init!(OwnedInner {
-                    queue: wq,
-                    armed <- Registry::new(),
-                    gate,
-                    shared: AtomicBool::new(false),
-                }),
-                GFP_KERNEL,
-            )
-        });
+        let inner = KBox::pin_init(
+            pin_init!(OwnedInner {
+                queue: wq,
+                armed <- Registry::new(),
+                gate: LazyGate::new(),
+            }),
+            GFP_KERNEL,
+        );
         let Ok(inner) = inner else {
             // SAFETY: The caller gave us the queue and it is still empty.
             unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
@@ -372,10 +365,14 @@ impl<K: Known> OwnedQueue<K> {
 
     /// Returns a handle to this queue, for items that queue themselves (or others) on it.
     /// See [`QueueHandle`].
-    pub fn handle(&self) -> QueueHandle<K> {
-        // SAFETY: `inner` lives as long as the queue, and the gate refuses every handle's
-        // entry before the queue's drop frees it.
-        unsafe { QueueHandle::new(&self.inner) }
+    ///
+    /// The queue's first handle makes its gate (a `percpu_ref`), which can fail to allocate:
+    /// then `ENOMEM`, and nothing else changed. It may sleep; clone a handle to get one in
+    /// atomic context.
+    pub fn handle(&self) -> Result<QueueHandle<K>> {
+        // SAFETY: `inner` is of kind `K`, lives as long as the queue, and the gate refuses
+        // every handle's entry before the queue's drop frees it.
+        unsafe { QueueHandle::new(&self.inner) }.map_err(|_| ENOMEM)
     }
     /// The registry of the tracked items armed on this queue.
     #[inline]
@@ -431,21 +428,17 @@ impl<K: Known> OwnedQueue<K> {
 
     /// [`OwnedQueue::drain`], returning all that its cancel pass did.
     pub(crate) fn drain_report(&mut self) -> PassReport {
-        let shared = self.inner.shared.load(Ordering::Relaxed);
-        if shared {
-            // SAFETY: We own the gate and close it once; we may sleep, and hold no entry.
-            unsafe { self.inner.gate.close() };
-        }
+        // SAFETY: We own the gate (if a handle made one) and close it once; we may sleep, and
+        // hold no entry.
+        unsafe { self.inner.gate.close() };
         // SAFETY: `&mut self` and the closed gate keep everyone from arming on the queue until
         // we are done.
         let report = unsafe { tracked::cancel_armed(self.registry()) };
         // SAFETY: The queue is live. No timer can queue onto it while it drains: the cancel
         // pass left none, and nothing can arm a new one without `&self` or an entry.
         unsafe { bindings::drain_workqueue(self.as_raw()) };
-        if shared {
-            // SAFETY: We closed it above.
-            unsafe { self.inner.gate.reopen() };
-        }
+        // SAFETY: We closed it above.
+        unsafe { self.inner.gate.reopen() };
         report
     }
 
@@ -480,11 +473,9 @@ impl<K: Known> OwnedQueue<K> {
     fn shut_down(&mut self) -> PassReport {
         // Refuse the handles first, and wait for those in the middle of queueing: from here on
         // only the queue's own items, which are waited for, could reach it.
-        if self.inner.shared.load(Ordering::Relaxed) {
-            // SAFETY: We own the gate and close it once (it is retired below); we may sleep,
-            // and hold no entry.
-            unsafe { self.inner.gate.close() };
-        }
+        // SAFETY: We own the gate (if a handle made one) and close it once (it is retired
+        // below); we may sleep, and hold no entry.
+        unsafe { self.inner.gate.close() };
         // Cancel what has not started next: `destroy_workqueue()` cannot see armed timers.
         // SAFETY: `&mut self` and the closed gate; the queue is never used again by the
         // callers.
@@ -495,7 +486,7 @@ impl<K: Known> OwnedQueue<K> {
         // waits for; nothing can arm a new one without `&self` or an entry of the gate, which
         // was closed before the pass.
         unsafe { bindings::destroy_workqueue(self.inner.queue.as_ptr()) };
-        // SAFETY: Closed above, or never shared, so never entered.
+        // SAFETY: Closed above.
         unsafe { self.inner.gate.retire() };
         // `inner` is freed next; its registry is empty, so no link points into it, and every
         // handle's entry is refused, so none uses it.

@@ -297,7 +297,7 @@ impl_has_work! {
 impl<K: Known> Echo<K> {
     /// Makes an item that re-queues itself `requeues` times on `queue`.
     pub(crate) fn new(queue: &OwnedQueue<K>, requeues: u32, sleep_ms: u32) -> Result<Arc<Self>> {
-        let queue = queue.handle();
+        let queue = queue.handle()?;
         Arc::pin_init(
             pin_init!(Echo {
                 runs: AtomicU32::new(0),

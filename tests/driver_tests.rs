@@ -127,7 +127,7 @@ pub(crate) mod tests {
             let q = Builder::unbound().build(c"wq_rs_heartbeat")?;
             let mut hbs = KVec::new();
             for _ in 0..beaters {
-                let handle = q.handle();
+                let handle = q.handle()?;
                 let hb = Arc::pin_init(
                     pin_init!(Heartbeat {
                         queue: handle,
