@@ -24,6 +24,7 @@ MODULE = """// SPDX-License-Identifier: GPL-2.0
 use kernel::prelude::*;
 #[path = "{root}/src/workqueue.rs"]
 pub mod workqueue;
+use workqueue as workqueue_lib;
 #[path = "{examples}"]
 mod examples;
 #[cfg(not(wq_kernel_6))]
