@@ -26,76 +26,19 @@ use super::{
     helpers,
     kind::{
         Bh,
+        CpuBound,
+        HighPri,
         Known,
+        MaxActive,
         Ordered,
         PerCpu,
         PowerEfficient,
+        Sleepable,
+        Tunable,
         Unbound, //
     },
     OwnedQueue, //
 };
-
-/// Kinds that take a `max_active` limit.
-///
-/// The modifier traits ([`MaxActive`], [`Sleepable`], [`Tunable`], [`CpuBound`],
-/// [`HighPri`]) are sealed: they say which kinds accept which modifiers, and only this
-/// library implements them. They let generic code ask for a capability.
-///
-/// # Examples
-///
-/// ```
-/// use crate::workqueue::{
-///     Builder,
-///     MaxActive, //
-/// };
-///
-/// fn at_most_two<K: MaxActive>(b: Builder<K>) -> Builder<K> {
-///     b.max_active(2)
-/// }
-///
-/// let _q = at_most_two(Builder::unbound()).build(c"example-two")?;
-/// let _p = at_most_two(Builder::power_efficient()).build(c"example-two-pe")?;
-/// # Ok::<(), Error>(())
-/// ```
-pub trait MaxActive: Known + private::Sealed {}
-/// Kinds that take `WQ_FREEZABLE` and `WQ_MEM_RECLAIM` (all but BH); see [`MaxActive`].
-pub trait Sleepable: Known + private::Sealed {}
-/// Kinds that can be exposed in sysfs (not ordered, not BH); see [`MaxActive`].
-pub trait Tunable: Known + private::Sealed {}
-/// Kinds for which `WQ_CPU_INTENSIVE` means something (the per-CPU ones); see
-/// [`MaxActive`].
-pub trait CpuBound: Known + private::Sealed {}
-/// Kinds that take `WQ_HIGHPRI` (all of them: `alloc_ordered_workqueue(name, WQ_HIGHPRI)` is
-/// valid C too); see [`MaxActive`].
-pub trait HighPri: Known + private::Sealed {}
-
-mod private {
-    /// Keeps the modifier traits to the kinds defined here.
-    pub trait Sealed {}
-    impl Sealed for super::Unbound {}
-    impl Sealed for super::PerCpu {}
-    impl Sealed for super::Ordered {}
-    impl Sealed for super::Bh {}
-    impl Sealed for super::PowerEfficient {}
-}
-
-impl MaxActive for Unbound {}
-impl MaxActive for PerCpu {}
-impl MaxActive for PowerEfficient {}
-impl Sleepable for Unbound {}
-impl Sleepable for PerCpu {}
-impl Sleepable for Ordered {}
-impl Sleepable for PowerEfficient {}
-impl Tunable for Unbound {}
-impl Tunable for PerCpu {}
-impl Tunable for PowerEfficient {}
-impl CpuBound for PerCpu {}
-impl CpuBound for PowerEfficient {}
-impl HighPri for Unbound {}
-impl HighPri for PerCpu {}
-impl HighPri for Ordered {}
-impl HighPri for PowerEfficient {}
-impl HighPri for Bh {}
 
 /// Builds an [`OwnedQueue`] of kind `K`.
 ///

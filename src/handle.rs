@@ -54,7 +54,7 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 ///
 /// # Invariants
 ///
-/// `gate` is the gate of the owned queue whose [`OwnedInner`] is `inner`. While an entry of
+/// `gate` is the gate of the owned queue whose `OwnedInner` is `inner`. While an entry of
 /// the gate is held, `inner` is alive, its queue is of kind `K` and is neither destroyed nor
 /// drained.
 ///

@@ -31,6 +31,7 @@ use super::{
     handle::QueueHandle,
     kind::{
         Known,
+        MaxActive,
         TimerOnCpu, //
     },
     queue::{
@@ -491,6 +492,48 @@ impl<K: Known> OwnedQueue<K> {
         // `inner` is freed next; its registry is empty, so no link points into it, and every
         // handle's entry is refused, so none uses it.
         report
+    }
+}
+
+impl<K: MaxActive> OwnedQueue<K> {
+    /// Allows at most `n` items of the live queue to run at once (per CPU for a per-CPU
+    /// queue): `workqueue_set_max_active()`. Drivers throttle a queue so during a reset or a
+    /// suspend, and raise it again afterwards. Items already running go on; the next ones
+    /// wait for a free slot.
+    ///
+    /// `n` is clamped as C clamps it, to 1 ..= `WQ_MAX_ACTIVE` (2048 on 7.x, 512 on 6.12);
+    /// C logs "max_active ... is out of range" when it does. Only the kinds whose
+    /// `max_active` C lets one change take it: an ordered queue (always one at a time, C
+    /// warns and ignores it) and a BH queue (where `max_active` means nothing) do not
+    /// compile:
+    ///
+    /// ```compile_fail,E0599
+    /// use crate::workqueue::Builder;
+    ///
+    /// let q = Builder::ordered().build(c"stays-ordered")?;
+    /// q.set_max_active(2); // C would warn and keep it ordered.
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// It may sleep (it takes the queue's mutex).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::Builder;
+    ///
+    /// let q = Builder::unbound().max_active(8).build(c"throttled")?;
+    /// q.set_max_active(1); // One at a time, while the device resets.
+    /// q.try_spawn(GFP_KERNEL, || pr_info!("alone\n"))?;
+    /// q.flush();
+    /// q.set_max_active(8);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn set_max_active(&self, n: u32) {
+        let n = c_int::try_from(n).unwrap_or(c_int::MAX);
+        // SAFETY: The queue is live (type invariants), neither ordered nor BH (`K: MaxActive`),
+        // which is all C asks; the caller may sleep, as documented.
+        unsafe { bindings::workqueue_set_max_active(self.as_raw(), n) };
     }
 }
 

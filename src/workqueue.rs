@@ -161,14 +161,7 @@ mod system;
 pub mod tracked;
 mod work;
 
-pub use builder::{
-    Builder,
-    CpuBound,
-    HighPri,
-    MaxActive,
-    Sleepable,
-    Tunable, //
-};
+pub use builder::Builder;
 pub use control::Disabled;
 pub use delay::Delay;
 // The macros of the driver API: a driver need not use each.
@@ -183,6 +176,13 @@ pub use delayed::{
     RawDelayedWorkItem, //
 };
 pub use handle::QueueHandle;
+pub use kind::{
+    CpuBound,
+    HighPri,
+    MaxActive,
+    Sleepable,
+    Tunable, //
+};
 pub use owned::OwnedQueue;
 pub use queue::Queue;
 pub use system::{

@@ -571,4 +571,49 @@ pub(crate) mod tests {
         assert_eq!(FATE.freed.load(Ordering::Acquire), 1);
         Ok(())
     }
+
+    /// How many closures of a batch ran at once, at most.
+    struct Concurrency {
+        now: AtomicU32,
+        most: AtomicU32,
+    }
+
+    /// Runs 8 closures of 5 ms each on `q` and returns the most that ran at once.
+    fn most_at_once(q: &OwnedQueue<kind::Unbound>) -> Result<u32> {
+        let c = Arc::new(
+            Concurrency {
+                now: AtomicU32::new(0),
+                most: AtomicU32::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        for _ in 0..8 {
+            let c = c.clone();
+            q.try_spawn(GFP_KERNEL, move || {
+                let now = c.now.fetch_add(1, Ordering::AcqRel) + 1;
+                c.most.fetch_max(now, Ordering::AcqRel);
+                fsleep(Delta::from_millis(5));
+                c.now.fetch_sub(1, Ordering::AcqRel);
+            })?;
+        }
+        q.flush();
+        Ok(c.most.load(Ordering::Acquire))
+    }
+
+    /// `set_max_active(1)` on a live queue: afterwards no two of its items run at once;
+    /// raised again to 4, two or more do, which the test asserts happened.
+    pub(crate) fn set_max_active_throttles_a_live_queue_and_raising_it_lets_items_overlap() -> Result
+    {
+        let q = Builder::unbound()
+            .max_active(4)
+            .build(c"wq_rs_max_active")?;
+        q.set_max_active(1);
+        assert_eq!(most_at_once(&q)?, 1);
+        q.set_max_active(4);
+        let most = most_at_once(&q)?;
+        pr_info!("set_max_active: at most 1 at once, then {most} at once after raising to 4\n");
+        assert!(most >= 2);
+        assert!(most <= 4);
+        Ok(())
+    }
 }
