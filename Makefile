@@ -28,6 +28,8 @@ export WQ_KERNEL := $(KERNEL)
 #   DEMO=leak              a test that passes but leaks memory
 #   DEMO=thread-assert     an assertion that fails in a test thread
 #   DEMO=data-race         plain C accesses racing on four CPUs: the kcsan boot reports them
+#   DEMO=lockdep-map       a lock held around a flush and taken by an item of another queue
+#                          sharing the lockdep map: lockdep reports the cycle
 #   DEMO=broken-core       the library with its cancel pass skipping every 16th item
 #   DEMO=broken-core-link  the library with an arming that does not move the item's link
 DEMO ?=

@@ -164,7 +164,7 @@ def suites(tests_dir, demo):
     stems = sorted((f[:-3] for f in os.listdir(tests_dir) if f.endswith(".rs")),
                    key=lambda s: (order.index(s) if s in order else -1, s))
     files = [(os.path.join(tests_dir, f"{s}.rs"), s) for s in stems]
-    if demo in ("warn", "leak", "thread-assert", "data-race"):
+    if demo in ("warn", "leak", "thread-assert", "data-race", "lockdep-map"):
         stem = demo.replace("-", "_")
         files.append((os.path.join(tests_dir, "demo", f"{stem}.rs"), f"demo_{stem}"))
     base = os.path.dirname(os.path.abspath(tests_dir))

@@ -31,7 +31,9 @@ BENIGN='KernelAddressSanitizer initialized|kmemleak: Kernel memory leak detector
 BENIGN+='Lock dependency validator|lockdep: fixed|... MAX_LOCK|... MAX_LOCKDEP|'
 BENIGN+='... CHAINHASH|... CLASSHASH|RCU lockdep checking is enabled|'
 # The kernel echoes its command line, which names the hung-task setting.
-BENIGN+='[Cc]ommand line:'
+BENIGN+='[Cc]ommand line:|'
+# KUnit's result and header lines name cases and suites (`src_lockdep_rs_64`), not reports.
+BENIGN+='\] +(not )?ok [0-9]+ [a-z0-9_]+$|# Subtest: [a-z0-9_]+$'
 scanned="$out.console"
 python3 "$(dirname "$0")/kcsan-filter.py" "$console" "$(dirname "$0")/kcsan-filters.txt" "$scanned"
 # grep exits 2 on a read error: that is a failure, not a clean console.

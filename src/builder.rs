@@ -15,7 +15,8 @@ use kernel::{
     bindings,
     ffi::c_int,
     prelude::*,
-    str::CString, //
+    str::CString,
+    sync::Arc, //
 };
 
 use super::{
@@ -37,6 +38,7 @@ use super::{
         Tunable,
         Unbound, //
     },
+    LockdepMap,
     OwnedQueue, //
 };
 
@@ -92,6 +94,8 @@ use super::{
 pub struct Builder<K> {
     flags: u32,
     max_active: c_int,
+    /// The map the queue's work runs under, if not its own (ordered queues only).
+    lockdep_map: Option<Arc<LockdepMap>>,
     _kind: PhantomData<K>,
 }
 
@@ -101,6 +105,7 @@ impl<K: Known> Builder<K> {
         Self {
             flags,
             max_active,
+            lockdep_map: None,
             _kind: PhantomData,
         }
     }
@@ -116,15 +121,23 @@ impl<K: Known> Builder<K> {
     /// As in C, a name longer than 31 bytes (`WQ_NAME_LEN` - 1) is truncated, and the kernel
     /// logs "workqueue: name exceeds WQ_NAME_LEN".
     pub fn build(self, name: &CStr) -> Result<OwnedQueue<K>, AllocError> {
+        let name = compat::cstr_ptr(name);
         // SAFETY: `name` is a valid C string, copied by the call; the flags are a valid
-        // combination for the kind, by construction of the builder.
+        // combination for the kind, by construction of the builder. A map is only set on an
+        // ordered builder, whose flags are `WQ_UNBOUND | __WQ_ORDERED` and modifiers; the map
+        // is initialised, and the queue keeps its `Arc` (below), so it outlives the queue.
         let wq = unsafe {
-            helpers::wq_rs_alloc_workqueue(compat::cstr_ptr(name), self.flags, self.max_active)
+            match &self.lockdep_map {
+                Some(map) => {
+                    helpers::wq_rs_alloc_ordered_lockdep_map(name, self.flags, map.as_raw())
+                }
+                None => helpers::wq_rs_alloc_workqueue(name, self.flags, self.max_active),
+            }
         };
         let wq = NonNull::new(wq).ok_or(AllocError)?;
         // SAFETY: The queue was just created, of kind `K` (each kind's entry point sets its
-        // flags); nobody else has it.
-        unsafe { OwnedQueue::from_raw(wq) }
+        // flags); nobody else has it. Its map, if any, is handed over with it.
+        unsafe { OwnedQueue::from_raw(wq, self.lockdep_map) }
     }
 
     /// Creates the queue, with a formatted name (see [`Builder::build`] on its length).
@@ -163,6 +176,20 @@ impl Builder<Ordered> {
             bindings::wq_flags_WQ_UNBOUND | bindings::wq_flags___WQ_ORDERED,
             1,
         )
+    }
+
+    /// Runs the queue's work under `map` instead of a map of its own
+    /// (`alloc_ordered_workqueue_lockdep_map()`): queues that share a map are one lock to
+    /// lockdep. The queue keeps the `Arc`, so the map lives as long as the queue. Without
+    /// `CONFIG_LOCKDEP` the map is empty and ignored.
+    ///
+    /// # Examples
+    ///
+    /// See [`LockdepMap`].
+    #[inline]
+    pub fn lockdep_map(mut self, map: Arc<LockdepMap>) -> Self {
+        self.lockdep_map = Some(map);
+        self
     }
 }
 

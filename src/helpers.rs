@@ -50,6 +50,21 @@ extern "C" {
         max_active: c_int,
     ) -> *mut bindings::workqueue_struct;
 
+    /// `alloc_ordered_workqueue_lockdep_map("%s", flags, map, name)` with `CONFIG_LOCKDEP`,
+    /// `alloc_ordered_workqueue("%s", flags, name)` without (`map` is a `struct lockdep_map *`,
+    /// empty without it). `flags` include `WQ_UNBOUND | __WQ_ORDERED`.
+    pub(crate) fn wq_rs_alloc_ordered_lockdep_map(
+        name: *const c_char,
+        flags: c_uint,
+        map: *mut c_void,
+    ) -> *mut bindings::workqueue_struct;
+
+    /// `lockdep_init_map(map, name, key, 0)` with `CONFIG_LOCKDEP`, nothing without.
+    pub(crate) fn wq_rs_lockdep_map_init(map: *mut c_void, name: *const c_char, key: *mut c_void);
+
+    /// `init_completion()`.
+    pub(crate) fn wq_rs_completion_init(done: *mut bindings::completion);
+
     /// `WQ_PERCPU` where the kernel has it, else 0.
     pub(crate) fn wq_rs_percpu_flag() -> c_uint;
 

@@ -12,6 +12,10 @@ use core::{
         self,
         NonNull, //
     },
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
+    },
 };
 
 use kernel::{
@@ -19,6 +23,7 @@ use kernel::{
     bindings,
     ffi::c_int,
     prelude::*,
+    sync::Arc,
     time::Jiffies, //
 };
 
@@ -38,6 +43,7 @@ use super::{
         self,
         CpuUse, //
     },
+    rcu,
     registry::Registry,
     tracked::{
         self,
@@ -45,7 +51,9 @@ use super::{
         RawTrackedDelayedWorkItem, //
     },
     Delay,
+    LockdepMap,
     Queue,
+    RawRcuWorkItem,
     WorkItemReclaim, //
 };
 
@@ -63,6 +71,12 @@ pub(crate) struct OwnedInner {
     /// What the queue's handles enter to queue on it (see [`super::gate`]), made with the
     /// first handle.
     gate: LazyGate,
+    /// The map the queue's work runs under, if the builder gave one: kept until the queue is
+    /// destroyed (its flushes take it).
+    _lockdep_map: Option<Arc<LockdepMap>>,
+    /// Whether an RCU item was ever queued on the queue: then its drop and drain first wait
+    /// for every RCU callback, which may still be about to queue one.
+    rcu_used: AtomicBool,
 }
 
 impl OwnedInner {
@@ -170,12 +184,15 @@ impl<K: Known> OwnedQueue<K> {
     /// anything on.
     pub(crate) unsafe fn from_raw(
         wq: NonNull<bindings::workqueue_struct>,
+        lockdep_map: Option<Arc<LockdepMap>>,
     ) -> Result<Self, AllocError> {
         let inner = KBox::pin_init(
             pin_init!(OwnedInner {
                 queue: wq,
                 armed <- Registry::new(),
                 gate: LazyGate::new(),
+                _lockdep_map: lockdep_map,
+                rcu_used: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         );
@@ -353,6 +370,65 @@ impl<K: Known> OwnedQueue<K> {
         unsafe { control::rearm_with(w, |work| tracked::rearm(armed, queue, ANY_CPU, work, delay)) }
     }
 
+    /// Queues the RCU item `w` (see [`RcuWork`](super::RcuWork)) on this queue, to run after
+    /// an RCU grace period that begins after this call. If the item was already pending, the
+    /// pointer comes back as `Err`.
+    ///
+    /// The queue's drop and [`drain`](OwnedQueue::drain) then wait for every RCU callback
+    /// (`rcu_barrier()`) before they destroy or drain the queue, so the item is queued on the
+    /// live queue and run (or, if cancelled first, its owner handed back): it never runs after
+    /// the drop returns, and is never leaked. That costs those calls a wait of their own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crate::workqueue::Builder;
+    /// # use crate::workqueue::{impl_has_rcu_work, new_rcu_work, RcuWork, WorkItem};
+    /// # use core::sync::atomic::{AtomicBool, Ordering};
+    /// # use kernel::sync::Arc;
+    /// # #[pin_data]
+    /// # struct Retired {
+    /// #     freed: AtomicBool,
+    /// #     #[pin]
+    /// #     rwork: RcuWork<Retired>,
+    /// # }
+    /// # impl_has_rcu_work! { impl HasRcuWork<Self> for Retired { self.rwork } }
+    /// # impl WorkItem for Retired {
+    /// #     type Pointer = Arc<Retired>;
+    /// #     fn run(this: Arc<Retired>) {
+    /// #         this.freed.store(true, Ordering::Release);
+    /// #     }
+    /// # }
+    /// let q = Builder::unbound().build(c"deferred-frees")?;
+    /// let old = Arc::pin_init(
+    ///     pin_init!(Retired { freed: AtomicBool::new(false), rwork <- new_rcu_work!() }),
+    ///     GFP_KERNEL,
+    /// )?;
+    /// assert!(q.enqueue_rcu(old.clone()).is_ok());
+    /// drop(q); // Waits for the grace period, then for the run.
+    /// assert!(old.freed.load(Ordering::Acquire));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn enqueue_rcu<W, const ID: u64>(&self, w: W) -> W::EnqueueOutput
+    where
+        W: RawRcuWorkItem<ID> + Send + 'static,
+    {
+        // Before the queueing: a drop or drain, which `&self` orders after this, sees it.
+        self.inner.rcu_used.store(true, Ordering::Relaxed);
+        // SAFETY: The queue lives, undrained, until its drop or drain, which wait for every
+        // RCU callback first because `rcu_used` is set.
+        unsafe { rcu::enqueue_rcu(self.as_raw(), w) }
+    }
+
+    /// Waits for every RCU callback if an RCU item was ever queued here: afterwards each has
+    /// queued its item on the queue (or none is left), so a destroy or drain sees it.
+    fn wait_rcu_callbacks(&self) {
+        if self.inner.rcu_used.load(Ordering::Relaxed) {
+            // SAFETY: Process context: the drop and drain may sleep.
+            unsafe { bindings::rcu_barrier() };
+        }
+    }
+
     /// Arms the tracked `w` on CPU `cpu` after `delay` jiffies.
     #[inline]
     fn arm_on<W, const ID: u64>(&self, cpu: c_int, w: W, delay: Jiffies) -> W::EnqueueOutput
@@ -432,6 +508,8 @@ impl<K: Known> OwnedQueue<K> {
         // SAFETY: We own the gate (if a handle made one) and close it once; we may sleep, and
         // hold no entry.
         unsafe { self.inner.gate.close() };
+        // An RCU callback queueing while C drains would be refused, and its owner leaked.
+        self.wait_rcu_callbacks();
         // SAFETY: `&mut self` and the closed gate keep everyone from arming on the queue until
         // we are done.
         let report = unsafe { tracked::cancel_armed(self.registry()) };
@@ -477,6 +555,8 @@ impl<K: Known> OwnedQueue<K> {
         // SAFETY: We own the gate (if a handle made one) and close it once (it is retired
         // below); we may sleep, and hold no entry.
         unsafe { self.inner.gate.close() };
+        // `destroy_workqueue()` knows nothing of RCU callbacks that will queue onto the queue.
+        self.wait_rcu_callbacks();
         // Cancel what has not started next: `destroy_workqueue()` cannot see armed timers.
         // SAFETY: `&mut self` and the closed gate; the queue is never used again by the
         // callers.

@@ -32,8 +32,10 @@ use super::{
         Known,
         TimerOnCpu, //
     },
+    rcu,
     Delay,
     RawDelayedWorkItem,
+    RawRcuWorkItem,
     RawUntrackedWorkItem,
     Work,
     WorkItem,
@@ -283,6 +285,27 @@ impl<K: Kind> Queue<K> {
         W: RawUntrackedWorkItem<ID> + Send + 'static,
     {
         self.enqueue_on_cpu(ANY_CPU, w)
+    }
+
+    /// Queues the RCU item `w` (see [`RcuWork`](super::RcuWork)) to run after an RCU grace
+    /// period that begins after this call: `queue_rcu_work()`. If the item was already
+    /// pending, the pointer comes back as `Err`.
+    ///
+    /// Only a queue that is never destroyed takes it here (`&'static self`): the RCU callback
+    /// queues the item later, onto whatever it was given. An
+    /// [`OwnedQueue`](super::OwnedQueue) has its own
+    /// [`enqueue_rcu`](super::OwnedQueue::enqueue_rcu), whose drop waits for the callback.
+    ///
+    /// # Examples
+    ///
+    /// See [`RcuWork`](super::RcuWork).
+    #[inline]
+    pub fn enqueue_rcu<W, const ID: u64>(&'static self, w: W) -> W::EnqueueOutput
+    where
+        W: RawRcuWorkItem<ID> + Send + 'static,
+    {
+        // SAFETY: The queue lives forever.
+        unsafe { rcu::enqueue_rcu(self.as_raw(), w) }
     }
 
     /// Queues an item of the kernel crate's `kernel::workqueue` at once on this queue, owned

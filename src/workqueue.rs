@@ -154,9 +154,12 @@ mod gate;
 mod handle;
 mod helpers;
 pub mod kind;
+mod lockdep;
 mod owned;
 mod queue;
+mod rcu;
 mod registry;
+mod scope;
 mod system;
 pub mod tracked;
 mod work;
@@ -176,6 +179,7 @@ pub use delayed::{
     RawDelayedWorkItem, //
 };
 pub use handle::QueueHandle;
+// The macros of the driver API: a driver need not use each.
 pub use kind::{
     CpuBound,
     HighPri,
@@ -183,8 +187,26 @@ pub use kind::{
     Sleepable,
     Tunable, //
 };
+#[allow(unused_imports)]
+pub(crate) use lockdep::new_lockdep_map;
+pub use lockdep::LockdepMap;
 pub use owned::OwnedQueue;
 pub use queue::Queue;
+// The macros of the driver API: a driver need not use each.
+#[allow(unused_imports)]
+pub(crate) use rcu::{
+    impl_has_rcu_work,
+    new_rcu_work, //
+};
+pub use rcu::{
+    HasRcuWork,
+    RawRcuWorkItem,
+    RcuWork, //
+};
+pub use scope::{
+    scope,
+    Scope, //
+};
 pub use system::{
     system,
     system_bh,

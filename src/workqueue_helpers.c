@@ -5,14 +5,15 @@
  * (the symbols are not exported), so several modules can embed the library side by side.
  */
 
-#include <linux/cpumask.h>
 #include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/irqflags.h>
+#include <linux/lockdep.h>
 #include <linux/percpu-refcount.h>
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/slab.h>
-#include <linux/preempt.h>
 #include <linux/spinlock.h>
 #include <linux/version.h>
 #include <linux/workqueue.h>
@@ -82,6 +83,35 @@ struct workqueue_struct *wq_rs_alloc_workqueue(const char *name,
 					       int max_active)
 {
 	return alloc_workqueue("%s", flags, max_active, name);
+}
+
+/*
+ * An ordered queue whose work runs under a map that the caller shares between queues (see
+ * lockdep.rs). The map is a void * for the reason the keys are: empty without CONFIG_LOCKDEP.
+ * Without lockdep there is no map to share, and the queue is a plain ordered one, as
+ * drm_sched builds it.
+ */
+struct workqueue_struct *wq_rs_alloc_ordered_lockdep_map(const char *name,
+							 unsigned int flags, void *map)
+{
+#ifdef CONFIG_LOCKDEP
+	return alloc_workqueue_lockdep_map("%s", flags, 1, map, name);
+#else
+	return alloc_workqueue("%s", flags, 1, name);
+#endif
+}
+
+void wq_rs_lockdep_map_init(void *map, const char *name, void *key)
+{
+#ifdef CONFIG_LOCKDEP
+	lockdep_init_map(map, name, key, 0);
+#endif
+}
+
+/* init_completion() is inline; scope.rs waits on one for its closures. */
+void wq_rs_completion_init(struct completion *done)
+{
+	init_completion(done);
 }
 
 unsigned int wq_rs_percpu_flag(void)

@@ -6,6 +6,7 @@
 #ifndef WORKQUEUE_RS_HELPERS_H
 #define WORKQUEUE_RS_HELPERS_H
 
+#include <linux/completion.h>
 #include <linux/spinlock_types.h>
 #include <linux/workqueue.h>
 
@@ -17,6 +18,10 @@ void wq_rs_init_delayed_work(struct delayed_work *dwork, work_func_t func,
 struct workqueue_struct *wq_rs_alloc_workqueue(const char *name,
 					       unsigned int flags,
 					       int max_active);
+struct workqueue_struct *wq_rs_alloc_ordered_lockdep_map(const char *name,
+							 unsigned int flags, void *map);
+void wq_rs_lockdep_map_init(void *map, const char *name, void *key);
+void wq_rs_completion_init(struct completion *done);
 unsigned int wq_rs_percpu_flag(void);
 extern struct workqueue_struct *const *const wq_rs_system_percpu_wq;
 extern struct workqueue_struct *const *const wq_rs_system_dfl_wq;

@@ -50,6 +50,8 @@ extern "C" {
     fn wq_test_in_serving_softirq() -> bool;
     fn wq_test_in_task() -> bool;
     fn wq_test_in_hardirq() -> bool;
+    fn wq_test_rcu_read_lock();
+    fn wq_test_rcu_read_unlock();
     fn wq_test_call_in_timer(
         cpu: c_uint,
         delay: Jiffies,
@@ -635,4 +637,17 @@ pub(crate) fn in_hardirq_on(cpu: u32, mut f: impl FnMut() + Send) -> bool {
 pub(crate) fn in_hardirq() -> bool {
     // SAFETY: Reads the preempt count only.
     unsafe { wq_test_in_hardirq() }
+}
+
+/// Enters an RCU read-side section (`rcu_read_lock()`); the caller must not sleep until
+/// [`rcu_read_unlock`].
+pub(crate) fn rcu_read_lock() {
+    // SAFETY: Balanced by the caller with `rcu_read_unlock`, on this thread.
+    unsafe { wq_test_rcu_read_lock() }
+}
+
+/// Leaves the RCU read-side section of [`rcu_read_lock`].
+pub(crate) fn rcu_read_unlock() {
+    // SAFETY: The caller entered one with `rcu_read_lock`, on this thread.
+    unsafe { wq_test_rcu_read_unlock() }
 }

@@ -36,6 +36,8 @@ mod kunit;
 mod model_tests;
 mod owned_tests;
 mod race_tests;
+mod rcu_tests;
+mod scope_tests;
 mod work_tests;
 
 // `make check DEMO=warn` only: a test that passes but makes the kernel warn.
@@ -52,6 +54,11 @@ mod demo_leak;
 #[cfg(wq_demo_thread_assert)]
 #[path = "demo/thread_assert.rs"]
 mod demo_thread_assert;
+
+// `make check DEMO=lockdep-map` only: a lock order that lockdep reports through a shared map.
+#[cfg(wq_demo_lockdep_map)]
+#[path = "demo/lockdep_map.rs"]
+mod demo_lockdep_map;
 
 // `make check DEMO=data-race` only: plain C accesses racing on four CPUs, for KCSAN.
 #[cfg(wq_demo_data_race)]

@@ -16,6 +16,7 @@
 #include <linux/mount.h>
 #include <linux/preempt.h>
 #include <linux/random.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -373,4 +374,17 @@ int wq_test_call_in_hardirq(unsigned int cpu, void (*fn)(void *arg), void *arg)
 bool wq_test_in_hardirq(void)
 {
 	return in_hardirq();
+}
+
+/* An RCU reader in a test thread: rcu_read_lock() and rcu_read_unlock() are inline. */
+void wq_test_rcu_read_lock(void)
+	__acquires(RCU)
+{
+	rcu_read_lock();
+}
+
+void wq_test_rcu_read_unlock(void)
+	__releases(RCU)
+{
+	rcu_read_unlock();
 }

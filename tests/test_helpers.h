@@ -36,5 +36,7 @@ void wq_test_call_in_timer(unsigned int cpu, unsigned long delay, void (*fn)(voi
 			   void *arg);
 int wq_test_call_in_hardirq(unsigned int cpu, void (*fn)(void *arg), void *arg);
 bool wq_test_in_hardirq(void);
+void wq_test_rcu_read_lock(void);
+void wq_test_rcu_read_unlock(void);
 
 #endif /* WORKQUEUE_RS_TEST_HELPERS_H */
