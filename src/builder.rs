@@ -125,7 +125,8 @@ impl<K: Known> Builder<K> {
         // SAFETY: `name` is a valid C string, copied by the call; the flags are a valid
         // combination for the kind, by construction of the builder. A map is only set on an
         // ordered builder, whose flags are `WQ_UNBOUND | __WQ_ORDERED` and modifiers; the map
-        // is initialised, and the queue keeps its `Arc` (below), so it outlives the queue.
+        // is initialised, and `from_raw` keeps its `Arc` until the queue is destroyed, on its
+        // failure path too, so it outlives the queue.
         let wq = unsafe {
             match &self.lockdep_map {
                 Some(map) => {

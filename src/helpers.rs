@@ -62,6 +62,9 @@ extern "C" {
     /// `lockdep_init_map(map, name, key, 0)` with `CONFIG_LOCKDEP`, nothing without.
     pub(crate) fn wq_rs_lockdep_map_init(map: *mut c_void, name: *const c_char, key: *mut c_void);
 
+    /// `might_sleep()`.
+    pub(crate) fn wq_rs_might_sleep();
+
     /// `init_completion()`.
     pub(crate) fn wq_rs_completion_init(done: *mut bindings::completion);
 

@@ -186,6 +186,9 @@ impl<K: Known> OwnedQueue<K> {
         wq: NonNull<bindings::workqueue_struct>,
         lockdep_map: Option<Arc<LockdepMap>>,
     ) -> Result<Self, AllocError> {
+        // A failed allocation drops the initialiser, and the map with it, before the queue is
+        // destroyed below; the destroy's flush takes the map, which must still be alive.
+        let keep_map = lockdep_map.clone();
         let inner = KBox::pin_init(
             pin_init!(OwnedInner {
                 queue: wq,
@@ -197,10 +200,13 @@ impl<K: Known> OwnedQueue<K> {
             GFP_KERNEL,
         );
         let Ok(inner) = inner else {
-            // SAFETY: The caller gave us the queue and it is still empty.
+            // SAFETY: The caller gave us the queue and it is still empty; its map, if any, is
+            // alive (`keep_map`).
             unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
+            drop(keep_map);
             return Err(AllocError);
         };
+        drop(keep_map);
         // INVARIANT: The caller hands over the only right to destroy `wq`, of kind `K`;
         // nothing is armed on it, and the registry is empty.
         Ok(Self {
@@ -596,6 +602,10 @@ impl<K: MaxActive> OwnedQueue<K> {
     /// ```
     ///
     /// It may sleep (it takes the queue's mutex).
+    ///
+    /// On an unbound queue C also lowers `min_active` to `n` and never raises it again: after
+    /// `set_max_active(1)`, raising `max_active` again leaves the guaranteed minimum at 1 (the
+    /// limit is what rises).
     ///
     /// # Examples
     ///

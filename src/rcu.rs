@@ -23,6 +23,7 @@ use super::{
         ClassKey, //
     },
     control::{
+        self,
         ItemWork,
         Wait, //
     },
@@ -63,8 +64,8 @@ pub(crate) use new_rcu_work;
 ///
 /// It has the same ownership as every item: the queue holds the owner from the queueing to
 /// the run, [`RcuWork::cancel`] hands it back, and an owned queue's drop waits for the grace
-/// period and the run (it never leaks the owner). It cannot be disabled (C forbids it), and
-/// it can only be queued through RCU.
+/// period and the run (it never leaks the owner). No API of this library disables it (C
+/// forbids queueing a disabled one), and it can only be queued through RCU.
 ///
 /// # Invariants
 ///
@@ -229,6 +230,12 @@ where
     /// waits for its run and returns `None`. Either way the owner is handed back exactly once,
     /// by the cancel or by the run.
     ///
+    /// If another thread queues the item again between the barrier and the cancel, the cancel
+    /// spins in C until that grace period has ended. With preemptible RCU (every kernel this
+    /// library is tested on) the spin ends; with non-preemptible RCU (`PREEMPT_NONE` without
+    /// `PREEMPT_COUNT`) it could hold the grace period up: do not race `cancel` with
+    /// `enqueue_rcu` of the same item there.
+    ///
     /// # Examples
     ///
     /// ```
@@ -260,11 +267,20 @@ where
             // SAFETY: Process context (this may sleep, as documented).
             unsafe { bindings::rcu_barrier() };
         }
+        // Not `cancel_work_sync()`: it disables the item while it waits, and a concurrent
+        // `queue_rcu_work()` of a disabled item warns (C: "rcu_work can't be canceled or
+        // disabled"). `cancel_work()` only holds PENDING for a moment, during which a
+        // concurrent queueing is refused, as every cancel makes it.
         // SAFETY: The work is initialised (type invariants), a plain `work_struct` to the
         // cancel, valid while `self` is, and only `T::Pointer`'s `__enqueue` queues it. An
-        // instance queued again meanwhile and waiting for its grace period makes C retry
-        // until the callback has queued it (`-EAGAIN`). This may sleep, as documented.
-        unsafe { ItemWork::<T::Pointer, ID>::new(self.work_ptr(), false).cancel(Wait::ForRunning) }
+        // instance queued again after the barrier and waiting for its grace period makes C
+        // retry until its callback has queued it (`-EAGAIN`), a grace period at most.
+        let owner =
+            unsafe { ItemWork::<T::Pointer, ID>::new(self.work_ptr(), false).cancel(Wait::No) };
+        // Then wait for a running instance, as every `cancel` does.
+        // SAFETY: As above; flushing may sleep, as documented.
+        unsafe { control::flush(self.work_ptr(), false) };
+        owner
     }
 }
 
@@ -347,7 +363,8 @@ where
 {
     // SAFETY: `queue_rcu_work()` returns `true` exactly when it took the item (its callback
     // queues it after the grace period), `false` when it was pending; it never runs it in
-    // place. An `RcuWork` is never disabled (no API does so). By `RawRcuWorkItem` the work is
+    // place. An `RcuWork` is never disabled (no API of this library disables one, and its
+    // `cancel` does not either). By `RawRcuWorkItem` the work is
     // that of a live `rcu_work`; the caller keeps `wq` alive and undrained until it is queued.
     // `W` is `Send + 'static`, so it may run on a worker later.
     unsafe {

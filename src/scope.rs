@@ -16,10 +16,12 @@
 //!   guard) changes nothing that `scope` waits for.
 //! - A spawned closure that is never run does not exist: `spawn` queues a new item, which C
 //!   never refuses, on a queue that outlives `'scope` (it is borrowed for it), so it runs.
-//! - A panic does not unwind in the kernel (`panic = "abort"`: it is a `BUG()`), so neither a
-//!   panicking body nor a panicking closure can leave `scope` early: the task that panics
-//!   dies where it is, and a scope whose closure died waits forever, which the hung-task
-//!   detector reports, rather than return.
+//! - A panic does not unwind in the kernel: it is a `BUG()`, an oops, so no code of the
+//!   panicking task runs after it, `scope`'s return included. A scope whose closure oopsed
+//!   waits forever (the hung-task detector reports it) rather than return. A body that
+//!   oopses while closures are outstanding leaves them borrowing from a task whose stack the
+//!   kernel frees: the same hazard as any C completion on the stack of a task that oopses,
+//!   after which the kernel is tainted and, with `panic_on_oops`, stopped.
 //!
 //! The upstream `ScopedQueue`/`ScopedWork` proposal (2026) makes the caller promise, with an
 //! `unsafe` constructor, that the queue is flushed before the borrowed data goes. Here the
@@ -66,6 +68,10 @@ struct ScopeState {
     done: Opaque<bindings::completion>,
 }
 
+// SAFETY: Shared between the scope's task and the workers of its closures, which only touch
+// the atomic count and `complete()`/`wait_for_completion()`, which synchronise themselves.
+unsafe impl Sync for ScopeState {}
+
 impl ScopeState {
     /// Gives up one count; the last one completes `done`. After it, the caller must not use
     /// `self`: the scope may return and free it at once.
@@ -92,8 +98,11 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// Runs `f` with a [`Scope`], in which closures that borrow from the caller can be queued on
 /// any queue; returns what `f` returns once every closure spawned in the scope has run.
 ///
-/// It may sleep. Called from an item of an ordered queue, a closure spawned on that same
-/// queue waits behind the caller, forever.
+/// It may sleep (`might_sleep()` checks so in debug kernels, whether it waits or not).
+/// Called from an item of an ordered queue, a closure spawned on that same queue waits behind
+/// the caller, forever. A closure's worker still runs this module's code for a moment after
+/// the scope is told it is done: a module that spawns in its exit should flush the queue
+/// before it unloads.
 ///
 /// # Examples
 ///
@@ -134,6 +143,8 @@ pub fn scope<'env, F, T>(f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
+    // SAFETY: Always safe to call; it only checks, in debug kernels, that we may sleep.
+    unsafe { helpers::wq_rs_might_sleep() };
     let state = core::pin::pin!(ScopeState {
         pending: AtomicUsize::new(1),
         done: Opaque::uninit(),
@@ -192,7 +203,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // owned by the queue until it runs. In place of `Queue::enqueue`'s `'static`: the
         // queue outlives `'scope` (borrowed for it), and `scope` returns only after the job
         // has run and dropped `f` (the count taken above is given back by the run, last), so
-        // whatever `f` borrows outlives its use. `F: Send`, so it may run on a worker.
+        // whatever `f` borrows outlives its use. `F: Send`, and the shared `ScopeState` is
+        // `Sync`, so the job may run on a worker.
         let refused =
             unsafe { job.__enqueue(move |work| bindings::queue_work_on(ANY_CPU, wq, work)) };
         if let Err(job) = refused {

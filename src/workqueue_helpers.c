@@ -8,6 +8,7 @@
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/irqflags.h>
+#include <linux/kernel.h>
 #include <linux/lockdep.h>
 #include <linux/percpu-refcount.h>
 #include <linux/preempt.h>
@@ -106,6 +107,12 @@ void wq_rs_lockdep_map_init(void *map, const char *name, void *key)
 #ifdef CONFIG_LOCKDEP
 	lockdep_init_map(map, name, key, 0);
 #endif
+}
+
+/* might_sleep() is a macro: scope.rs checks that its caller may sleep. */
+void wq_rs_might_sleep(void)
+{
+	might_sleep();
 }
 
 /* init_completion() is inline; scope.rs waits on one for its closures. */

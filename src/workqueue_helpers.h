@@ -21,6 +21,7 @@ struct workqueue_struct *wq_rs_alloc_workqueue(const char *name,
 struct workqueue_struct *wq_rs_alloc_ordered_lockdep_map(const char *name,
 							 unsigned int flags, void *map);
 void wq_rs_lockdep_map_init(void *map, const char *name, void *key);
+void wq_rs_might_sleep(void);
 void wq_rs_completion_init(struct completion *done);
 unsigned int wq_rs_percpu_flag(void);
 extern struct workqueue_struct *const *const wq_rs_system_percpu_wq;
