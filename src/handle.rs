@@ -32,6 +32,13 @@ use super::{
 /// Lets the kernel choose the CPU (`WORK_CPU_UNBOUND`).
 const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 
+/// The error of an enqueue through a [`QueueHandle`] whose queue has begun to close (or is
+/// draining): `ESHUTDOWN`. A function because not every supported kernel's
+/// `kernel::error::code` names it.
+pub fn shutdown_error() -> Error {
+    Error::from_errno(-(bindings::ESHUTDOWN as c_int))
+}
+
 /// A handle to an [`OwnedQueue<K>`](super::OwnedQueue) that does not keep it alive: cheap to
 /// clone, `Send + Sync`, and meant to be stored in work items, so that an item can re-arm
 /// itself on the driver's queue (a heartbeat, a firmware ping) without owning the queue,
@@ -69,6 +76,7 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 ///     new_tracked_delayed_work,
 ///     Builder,
 ///     Delay,
+///     shutdown_error,
 ///     QueueHandle,
 ///     TrackedDelayedWork,
 ///     WorkItem, //
@@ -116,7 +124,9 @@ const ANY_CPU: c_int = bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int;
 /// assert!(hb.beats.load(Ordering::Relaxed) >= 1);
 /// drop(queue); // The heartbeat stops: its next re-arming is refused.
 /// let (handle, beats) = (hb.queue.clone(), hb.beats.load(Ordering::Relaxed));
-/// assert!(matches!(handle.enqueue_delayed(hb.clone(), Delay::ZERO), Err((e, _)) if e == ESHUTDOWN));
+/// let refused = handle.enqueue_delayed(hb.clone(), Delay::ZERO);
+/// assert!(matches!(&refused, Err((e, _)) if *e == shutdown_error()));
+/// drop(refused); // The `Arc` handed back.
 /// assert_eq!(hb.beats.load(Ordering::Relaxed), beats);
 /// assert!(Arc::into_unique_or_drop(hb).is_some());
 /// # Ok::<(), Error>(())
@@ -167,7 +177,7 @@ impl Target {
     ) -> Result<R, (Error, W)> {
         // SAFETY: The handle holds the gate alive until we have entered (the caller's promise).
         let Some(entry) = (unsafe { gate::enter(self.gate) }) else {
-            return Err((ESHUTDOWN, w));
+            return Err((shutdown_error(), w));
         };
         // SAFETY: While the entry is held, `inner` is alive (the handle's invariants).
         let output = queue(unsafe { self.inner.as_ref() }, w);

@@ -178,7 +178,10 @@ pub use delayed::{
     HasDelayedWork,
     RawDelayedWorkItem, //
 };
-pub use handle::QueueHandle;
+pub use handle::{
+    shutdown_error,
+    QueueHandle, //
+};
 // The macros of the driver API: a driver need not use each.
 pub use kind::{
     CpuBound,

@@ -50,6 +50,7 @@ pub(crate) mod tests {
             new_delayed_work,
             new_tracked_delayed_work,
             new_work,
+            shutdown_error,
             system,
             Builder,
             Delay,
@@ -107,7 +108,7 @@ pub(crate) mod tests {
                     this.other.fetch_add(1, Ordering::Relaxed);
                 }
                 Err((e, this)) => {
-                    assert_eq!(e, ESHUTDOWN);
+                    assert_eq!(e, shutdown_error());
                     this.refused.fetch_add(1, Ordering::Relaxed);
                 }
             }
