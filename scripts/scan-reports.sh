@@ -33,7 +33,8 @@ BENIGN+='... CHAINHASH|... CLASSHASH|RCU lockdep checking is enabled|'
 # The kernel echoes its command line, which names the hung-task setting.
 BENIGN+='[Cc]ommand line:|'
 # KUnit's result and header lines name cases and suites (`src_lockdep_rs_64`), not reports.
-BENIGN+='\] +(not )?ok [0-9]+ [a-z0-9_]+$|# Subtest: [a-z0-9_]+$'
+# Lines come as NNN:[ time] text, or NNN:text where the console has no timestamps (kunit.py).
+BENIGN+='^[0-9]+:(\[[ 0-9.]+\])? *((not )?ok [0-9]+|# Subtest:) [a-z0-9_]+$'
 scanned="$out.console"
 python3 "$(dirname "$0")/kcsan-filter.py" "$console" "$(dirname "$0")/kcsan-filters.txt" "$scanned"
 # grep exits 2 on a read error: that is a failure, not a clean console.
