@@ -426,13 +426,27 @@ impl<K: Known> OwnedQueue<K> {
         unsafe { rcu::enqueue_rcu(self.as_raw(), w) }
     }
 
-    /// Waits for every RCU callback if an RCU item was ever queued here: afterwards each has
-    /// queued its item on the queue (or none is left), so a destroy or drain sees it.
-    fn wait_rcu_callbacks(&self) {
+    /// What the drop and the drain do first, in this order, so that afterwards nothing but the
+    /// queue's own items can queue onto it, and C's destroy or drain can see all there is:
+    ///
+    /// 1. Refuse the handles, and wait for those in the middle of queueing (the gate).
+    /// 2. Wait for every RCU callback if an RCU item was ever queued here: each has then
+    ///    queued its item on the queue. C knows nothing of them, and would refuse (and leak)
+    ///    one that queued while it drains.
+    /// 3. Cancel what is armed (the cancel pass): C cannot see armed timers either.
+    ///
+    /// Returns what the cancel pass did. The drain opens the gate again afterwards.
+    fn quiesce(&mut self) -> PassReport {
+        // SAFETY: We own the gate (if a handle made one) and close it once per drain or drop;
+        // we may sleep, and hold no entry.
+        unsafe { self.inner.gate.close() };
         if self.inner.rcu_used.load(Ordering::Relaxed) {
             // SAFETY: Process context: the drop and drain may sleep.
             unsafe { bindings::rcu_barrier() };
         }
+        // SAFETY: `&mut self` and the closed gate keep everyone from arming on the queue until
+        // the caller has drained or destroyed it.
+        unsafe { tracked::cancel_armed(self.registry()) }
     }
 
     /// Arms the tracked `w` on CPU `cpu` after `delay` jiffies.
@@ -511,16 +525,10 @@ impl<K: Known> OwnedQueue<K> {
 
     /// [`OwnedQueue::drain`], returning all that its cancel pass did.
     pub(crate) fn drain_report(&mut self) -> PassReport {
-        // SAFETY: We own the gate (if a handle made one) and close it once; we may sleep, and
-        // hold no entry.
-        unsafe { self.inner.gate.close() };
-        // An RCU callback queueing while C drains would be refused, and its owner leaked.
-        self.wait_rcu_callbacks();
-        // SAFETY: `&mut self` and the closed gate keep everyone from arming on the queue until
-        // we are done.
-        let report = unsafe { tracked::cancel_armed(self.registry()) };
-        // SAFETY: The queue is live. No timer can queue onto it while it drains: the cancel
-        // pass left none, and nothing can arm a new one without `&self` or an entry.
+        let report = self.quiesce();
+        // SAFETY: The queue is live. Nothing queues onto it from outside while it drains:
+        // `quiesce` left no timer, no RCU callback and no handle's entry, and nothing can arm
+        // anew without `&self` or an entry.
         unsafe { bindings::drain_workqueue(self.as_raw()) };
         // SAFETY: We closed it above.
         unsafe { self.inner.gate.reopen() };
@@ -556,17 +564,7 @@ impl<K: Known> OwnedQueue<K> {
     /// Cancels what is armed, then destroys the queue; returns what its cancel pass did.
     /// Called once, by the drop or by `destroy`.
     fn shut_down(&mut self) -> PassReport {
-        // Refuse the handles first, and wait for those in the middle of queueing: from here on
-        // only the queue's own items, which are waited for, could reach it.
-        // SAFETY: We own the gate (if a handle made one) and close it once (it is retired
-        // below); we may sleep, and hold no entry.
-        unsafe { self.inner.gate.close() };
-        // `destroy_workqueue()` knows nothing of RCU callbacks that will queue onto the queue.
-        self.wait_rcu_callbacks();
-        // Cancel what has not started next: `destroy_workqueue()` cannot see armed timers.
-        // SAFETY: `&mut self` and the closed gate; the queue is never used again by the
-        // callers.
-        let report = unsafe { tracked::cancel_armed(self.registry()) };
+        let report = self.quiesce();
         // SAFETY: By the type invariants we are the only one to destroy the queue. No timer can
         // queue onto it any more: every item armed on it with a delay was linked to the
         // registry and the cancel pass took its instance, or it had started, which the destroy
