@@ -58,11 +58,7 @@ extern "C" {
         f: unsafe extern "C" fn(*mut c_void),
         arg: *mut c_void,
     );
-    fn wq_test_call_in_hardirq(
-        cpu: c_uint,
-        f: unsafe extern "C" fn(*mut c_void),
-        arg: *mut c_void,
-    ) -> c_int;
+    fn wq_test_call_in_hardirq(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> c_int;
     fn wq_test_jiffies() -> Jiffies;
     fn wq_test_now_ns() -> u64;
     fn wq_test_fsleep(usecs: c_ulong);
@@ -625,12 +621,12 @@ pub(crate) fn in_timer_on(cpu: u32, delay: Jiffies, mut f: impl FnMut() + Send) 
     unsafe { wq_test_call_in_timer(cpu, delay, call_closure, (&raw mut f).cast()) }
 }
 
-/// Runs `f` in hard-IRQ context (an IPI) on CPU `cpu`, another CPU than the caller's, and
-/// waits for it; false if the CPU could not be reached.
-pub(crate) fn in_hardirq_on(cpu: u32, mut f: impl FnMut() + Send) -> bool {
+/// Runs `f` in hard-IRQ context (an IPI) on another CPU than the caller's, and waits for it;
+/// false if no other CPU could be reached.
+pub(crate) fn in_hardirq_elsewhere(mut f: impl FnMut() + Send) -> bool {
     let mut f: &mut dyn FnMut() = &mut f;
     // SAFETY: As for `in_timer_on`: the IPI is waited for.
-    unsafe { wq_test_call_in_hardirq(cpu, call_closure, (&raw mut f).cast()) == 0 }
+    unsafe { wq_test_call_in_hardirq(call_closure, (&raw mut f).cast()) == 0 }
 }
 
 /// Whether the caller runs in hard-IRQ context.

@@ -365,10 +365,19 @@ void wq_test_call_in_timer(unsigned int cpu, unsigned long delay, void (*fn)(voi
 	kfree(call);
 }
 
-/* A call of @fn(@arg) in hard-IRQ context (an IPI) on @cpu, which must not be this CPU. */
-int wq_test_call_in_hardirq(unsigned int cpu, void (*fn)(void *arg), void *arg)
+/*
+ * A call of @fn(@arg) in hard-IRQ context (an IPI) on another CPU than this one, chosen and
+ * called with preemption off, so that the caller cannot move to it meanwhile (a call on its
+ * own CPU would run in task context).
+ */
+int wq_test_call_in_hardirq(void (*fn)(void *arg), void *arg)
 {
-	return smp_call_function_single(cpu, fn, arg, 1);
+	int me = get_cpu();
+	unsigned int cpu = cpumask_any_but(cpu_online_mask, me);
+	int ret = cpu < nr_cpu_ids ? smp_call_function_single(cpu, fn, arg, 1) : -ENODEV;
+
+	put_cpu();
+	return ret;
 }
 
 bool wq_test_in_hardirq(void)

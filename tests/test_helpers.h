@@ -34,7 +34,7 @@ void wq_test_demo_data_race(unsigned int rounds);
 
 void wq_test_call_in_timer(unsigned int cpu, unsigned long delay, void (*fn)(void *arg),
 			   void *arg);
-int wq_test_call_in_hardirq(unsigned int cpu, void (*fn)(void *arg), void *arg);
+int wq_test_call_in_hardirq(void (*fn)(void *arg), void *arg);
 bool wq_test_in_hardirq(void);
 void wq_test_rcu_read_lock(void);
 void wq_test_rcu_read_unlock(void);
